@@ -3,7 +3,7 @@ SHELL := /bin/bash
 MODULES := $(shell go work edit -json | sed -n 's/.*"DiskPath": "\.\/\(.*\)".*/\1/p')
 GO_TEST_FLAGS ?= -race -count=1
 
-.PHONY: help test vet stage1 stage2 stage3 stage4
+.PHONY: help test vet lint workshop stage1 stage2 stage3 stage4
 
 help: ## list the targets
 	@grep -hE '^[a-z0-9 -]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
@@ -16,6 +16,14 @@ test: ## run every module's tests with the race detector
 
 vet: ## go vet every module
 	@set -e; for m in $(MODULES); do (cd $$m && go vet ./...); done
+
+lint: vet ## go vet, gofmt and staticcheck on every module
+	@test -z "$$(gofmt -l $(MODULES))" || { gofmt -l $(MODULES); echo "gofmt: the files above need formatting"; exit 1; }
+	@command -v staticcheck >/dev/null || go install honnef.co/go/tools/cmd/staticcheck@v0.8.2
+	@set -e; for m in $(MODULES); do (cd $$m && PATH="$$PATH:$$(go env GOPATH)/bin" staticcheck ./...); done
+
+workshop: ## build the workshop CLI into ./bin/workshop
+	go build -o bin/workshop ./workshop/cmd/workshop
 
 stage1 stage2 stage3 stage4: ## run stage N's services on this machine (Ctrl-C stops them)
 	@scripts/run-stage.sh $(@:stage%=%)

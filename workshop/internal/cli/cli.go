@@ -1,0 +1,165 @@
+// Package cli is the workshop command's thin layer: it parses each verb's
+// arguments and calls into the packages that do the work, writing to the
+// io.Writers it is given so tests call it directly.
+package cli
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/go-o11y-workshop/kit/workshop/internal/lesson"
+	"github.com/go-o11y-workshop/kit/workshop/internal/repo"
+)
+
+// Env is what a verb may use from the outside world.
+type Env struct {
+	Stdout, Stderr io.Writer
+	Dir            string // the working directory
+	Terminal       bool   // Stdout is a terminal
+	Width          int    // terminal width, 0 when unknown
+}
+
+// color reports whether output may carry ANSI colours.
+func (e *Env) color() bool { return e.Terminal && os.Getenv("NO_COLOR") == "" }
+
+func (e *Env) output(style string) lesson.Output {
+	return lesson.Output{Terminal: e.Terminal, Width: e.Width, Style: style}
+}
+
+func (e *Env) root() (string, error) { return repo.Root(e.Dir) }
+
+// verb is one subcommand.
+type verb struct {
+	name    string
+	args    string // argument synopsis
+	summary string
+	run     func(env *Env, args []string) error
+}
+
+var verbs []verb
+
+func init() {
+	verbs = []verb{
+		{"list", "", "the stages, their steps, and which of your stages pass", runList},
+		{"show", "N [STEP]", "read a lesson step in the terminal (the overview without STEP)", runShow},
+		{"diff", "N [FILE] [--stat] [--mine] [--tests]", "what stage N adds to stage N-1 (or, with --mine, what your exercise lacks)", runDiff},
+		{"hint", "N.M", "the next hint of exercise N.M", runHint},
+		{"doctor", "", "check Go, Docker and the ports, for pasting to the instructor", runDoctor},
+	}
+}
+
+// usageError is bad input: exit status 2 and a pointer to the usage.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
+
+// Main runs the command line args (without the program name) and returns the
+// exit status: 0 on success, 1 when the work failed, 2 on bad input.
+func Main(args []string, env *Env) int {
+	if len(args) == 0 {
+		args = []string{"list"}
+	}
+	name := args[0]
+	if name == "help" || name == "-h" || name == "--help" {
+		if len(args) > 1 {
+			if v, ok := findVerb(args[1]); ok {
+				return finish(env, v.run(env, []string{"--help"}))
+			}
+		}
+		writeUsage(env.Stdout)
+		return 0
+	}
+	v, ok := findVerb(name)
+	if !ok {
+		fmt.Fprintf(env.Stderr, "workshop: unknown command %q\n\n", name)
+		writeUsage(env.Stderr)
+		return 2
+	}
+	return finish(env, v.run(env, args[1:]))
+}
+
+func finish(env *Env, err error) int {
+	var u usageError
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.As(err, &u):
+		fmt.Fprintf(env.Stderr, "workshop: %s\n", u.msg)
+		return 2
+	case errors.Is(err, errSilentFailure):
+		return 1
+	default:
+		fmt.Fprintf(env.Stderr, "workshop: %v\n", err)
+		return 1
+	}
+}
+
+// errSilentFailure: the verb already said what failed.
+var errSilentFailure = errors.New("failed")
+
+func findVerb(name string) (verb, bool) {
+	for _, v := range verbs {
+		if v.name == name {
+			return v, true
+		}
+	}
+	return verb{}, false
+}
+
+func writeUsage(w io.Writer) {
+	fmt.Fprintln(w, "workshop — the Go observability workshop, in your terminal")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Usage: workshop <command> [arguments]")
+	fmt.Fprintln(w)
+	sorted := append([]verb(nil), verbs...)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i].name < sorted[j].name })
+	for _, v := range sorted {
+		fmt.Fprintf(w, "  %-8s %s\n", v.name, v.summary)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Run `workshop <command> --help` for a command's arguments.")
+}
+
+// newFlags makes a verb's flag set; parse errors and --help go to stderr.
+func newFlags(env *Env, v string, synopsis string) *flag.FlagSet {
+	fs := flag.NewFlagSet(v, flag.ContinueOnError)
+	fs.SetOutput(env.Stderr)
+	fs.Usage = func() {
+		verb, _ := findVerb(v)
+		fmt.Fprintf(env.Stderr, "Usage: workshop %s %s\n\n%s\n", v, synopsis, verb.summary)
+		var b strings.Builder
+		fs.SetOutput(&b)
+		fs.PrintDefaults()
+		fs.SetOutput(env.Stderr)
+		if b.Len() > 0 {
+			fmt.Fprintf(env.Stderr, "\nFlags:\n%s", b.String())
+		}
+	}
+	return fs
+}
+
+// parse parses args, allowing flags after positional arguments
+// (`workshop diff 4 --stat`), and turns parse errors into usage errors.
+func parse(fs *flag.FlagSet, args []string) ([]string, error) {
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, usageError{err.Error() + " (see --help)"}
+		}
+		if fs.NArg() == 0 {
+			return positional, nil
+		}
+		positional = append(positional, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+}

@@ -1,0 +1,69 @@
+package cli
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/go-o11y-workshop/kit/workshop/internal/lesson"
+	"github.com/go-o11y-workshop/kit/workshop/internal/state"
+)
+
+func runHint(env *Env, args []string) error {
+	fs := newFlags(env, "hint", "N.M")
+	all := fs.Bool("all", false, "show again every hint revealed so far, without revealing a new one")
+	rest, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(rest) != 1 {
+		return usagef("hint needs one exercise id: workshop hint 4.1")
+	}
+	n, err := lesson.SplitID(rest[0])
+	if err != nil {
+		return usageError{err.Error()}
+	}
+	root, err := env.root()
+	if err != nil {
+		return err
+	}
+	s, err := lesson.Load(root, n)
+	if err != nil {
+		return err
+	}
+	ex, err := s.Exercise(rest[0])
+	if err != nil {
+		return usageError{err.Error()}
+	}
+	st, err := state.Load(root)
+	if err != nil {
+		return err
+	}
+
+	revealed := st.Hints[ex.ID]
+	if !*all && revealed < len(ex.Hints) {
+		revealed++
+		st.Hints[ex.ID] = revealed
+		if err := st.Save(root); err != nil {
+			return err
+		}
+	}
+	w := env.Stdout
+	fmt.Fprintf(w, "Exercise %s: %s (%s)\n\n", ex.ID, ex.Title, strings.Join(ex.Files, ", "))
+	if revealed == 0 {
+		fmt.Fprintln(w, "No hint revealed yet: run `workshop hint "+ex.ID+"`.")
+		return nil
+	}
+	from := revealed - 1
+	if *all {
+		from = 0
+	}
+	for i := from; i < revealed; i++ {
+		fmt.Fprintf(w, "Hint %d of %d:\n%s\n\n", i+1, len(ex.Hints), ex.Hints[i])
+	}
+	if revealed < len(ex.Hints) {
+		fmt.Fprintf(w, "Still stuck? `workshop hint %s` reveals the next one.\n", ex.ID)
+	} else {
+		fmt.Fprintf(w, "That was the last hint. `workshop hint %s --all` shows them all again.\n", ex.ID)
+	}
+	return nil
+}
