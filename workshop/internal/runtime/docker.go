@@ -1,0 +1,294 @@
+package runtime
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/client"
+	"github.com/testcontainers/testcontainers-go"
+	tclog "github.com/testcontainers/testcontainers-go/log"
+	"github.com/testcontainers/testcontainers-go/network"
+	"github.com/testcontainers/testcontainers-go/wait"
+)
+
+// Label marks everything a docker run creates (containers, images, the
+// network), with the CLI's pid as value, so leftovers of a killed run can be
+// found and removed by the next one (see Sweep).
+const Label = "io.github.go-o11y-workshop.run"
+
+// DockerOptions configure a stage run as containers.
+type DockerOptions struct {
+	Dir   string // the stage module
+	Stage int
+	// Env is added to every service's environment.
+	Env []string
+	// OTLPPort is the port of the CLI's OTLP receiver on this machine; the
+	// containers reach it as host.docker.internal. 0: no endpoint is set.
+	OTLPPort int
+	// Output receives each line a service prints.
+	Output func(service string, line []byte)
+	// Ready bounds the wait for each service's /healthz.
+	Ready time.Duration
+	// BuildLog receives the engine's image build output (default: discarded).
+	BuildLog io.Writer
+}
+
+// DockerSystem is a stage running as containers on a private network.
+type DockerSystem struct {
+	services   []Service
+	network    *testcontainers.DockerNetwork
+	containers []*testcontainers.DockerContainer
+	urls       map[string]string
+	writers    []*lineWriter
+	tmpDir     string
+}
+
+var prepareOnce sync.Once
+
+// prepareTestcontainers sets what testcontainers-go reads once, before its
+// first use: no Ryuk reaper (its image would have to be pulled, and we clean
+// up ourselves), a quiet logger, and, when this CLI runs inside a container
+// next to a local engine, "localhost" as the address of published ports (the
+// library's guess is the gateway, which is not reachable from here).
+func prepareTestcontainers() {
+	prepareOnce.Do(func() {
+		_ = os.Setenv("TESTCONTAINERS_RYUK_DISABLED", "true")
+		tclog.SetDefault(tclog.NewNoopLogger())
+		if os.Getenv("TESTCONTAINERS_HOST_OVERRIDE") == "" && insideContainerWithLocalEngine() {
+			_ = os.Setenv("TESTCONTAINERS_HOST_OVERRIDE", "localhost")
+		}
+	})
+}
+
+func insideContainerWithLocalEngine() bool {
+	if _, err := os.Stat("/.dockerenv"); err != nil {
+		return false
+	}
+	host := os.Getenv("DOCKER_HOST")
+	return host == "" || strings.HasPrefix(host, "unix://")
+}
+
+// Engine describes a reachable Docker engine.
+type Engine struct {
+	Version string
+	Arch    string // GOARCH of the engine's machine
+}
+
+// DetectEngine pings the engine. The library's own error for a missing
+// engine talks about rootless Docker; this one says what to do.
+func DetectEngine(ctx context.Context) (eng Engine, err error) {
+	prepareTestcontainers()
+	defer func() {
+		if r := recover(); r != nil { // some library paths panic without an engine
+			err = fmt.Errorf("no Docker engine answers (%v)", r)
+		}
+	}()
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	cli, err := testcontainers.NewDockerClientWithOpts(ctx)
+	if err != nil {
+		return Engine{}, noEngine(err)
+	}
+	defer cli.Close()
+	info, err := cli.Info(ctx, client.InfoOptions{})
+	if err != nil {
+		return Engine{}, noEngine(err)
+	}
+	return Engine{Version: info.Info.ServerVersion, Arch: goarch(info.Info.Architecture)}, nil
+}
+
+func noEngine(err error) error {
+	return fmt.Errorf("no Docker engine answers (%v); start Docker, or set DOCKER_HOST for Colima, Rancher Desktop or Podman, or use --runtime local", err)
+}
+
+// goarch maps the engine's machine name to Go's.
+func goarch(machine string) string {
+	switch machine {
+	case "x86_64", "amd64":
+		return "amd64"
+	case "aarch64", "arm64":
+		return "arm64"
+	}
+	return machine
+}
+
+// StartDocker builds each service on this machine for the engine's platform,
+// packs it into a FROM scratch image (nothing is pulled: this works offline),
+// and starts the services on a private network where they find each other by
+// name. On any failure everything created so far is removed.
+func StartDocker(ctx context.Context, o DockerOptions) (_ *DockerSystem, err error) {
+	services, err := Layout(o.Stage)
+	if err != nil {
+		return nil, err
+	}
+	eng, err := DetectEngine(ctx)
+	if err != nil {
+		return nil, err
+	}
+	sys := &DockerSystem{services: services, urls: map[string]string{}}
+	defer func() {
+		if err != nil {
+			_ = sys.Stop(context.Background())
+		}
+	}()
+
+	if sys.tmpDir, err = os.MkdirTemp("", "workshop-img-"); err != nil {
+		return nil, err
+	}
+	bins, err := Build(ctx, o.Dir, services, Target{"linux", eng.Arch}, sys.tmpDir)
+	if err != nil {
+		return nil, err
+	}
+
+	labels := map[string]string{Label: strconv.Itoa(os.Getpid())}
+	if sys.network, err = network.New(ctx, network.WithLabels(labels)); err != nil {
+		return nil, fmt.Errorf("creating the network: %w", err)
+	}
+	env := peerEnv(services, func(s Service) string { return "http://" + s.Name + ":" + strconv.Itoa(s.Port) })
+	env = append(env, o.Env...)
+	if o.OTLPPort != 0 {
+		env = append(env, "OTEL_EXPORTER_OTLP_ENDPOINT=http://host.docker.internal:"+strconv.Itoa(o.OTLPPort))
+	}
+	ready := o.Ready
+	if ready == 0 {
+		ready = 30 * time.Second
+	}
+	buildLog := o.BuildLog
+	if buildLog == nil {
+		buildLog = io.Discard
+	}
+
+	for _, s := range services {
+		archive, err := buildContext(bins[s.Name], s.Name)
+		if err != nil {
+			return nil, err
+		}
+		lw := &lineWriter{fn: func(line []byte) {
+			if o.Output != nil {
+				o.Output(s.Name, line)
+			}
+		}}
+		sys.writers = append(sys.writers, lw)
+		port := strconv.Itoa(s.Port) + "/tcp"
+		c, err := testcontainers.Run(ctx, "",
+			testcontainers.WithDockerfile(testcontainers.FromDockerfile{
+				ContextArchive: archive,
+				Dockerfile:     "Dockerfile",
+				Repo:           "workshop.local/" + s.Name,
+				Tag:            fmt.Sprintf("stage%d-%d", o.Stage, os.Getpid()),
+				BuildLogWriter: buildLog,
+				BuildOptionsModifier: func(b *client.ImageBuildOptions) {
+					b.Labels = labels
+				},
+			}),
+			testcontainers.WithLabels(labels),
+			testcontainers.WithEnv(envMap(env)),
+			testcontainers.WithExposedPorts(port),
+			network.WithNetwork([]string{s.Name}, sys.network),
+			// The containers send their OTLP to the CLI on this machine.
+			testcontainers.WithHostConfigModifier(func(hc *container.HostConfig) {
+				hc.ExtraHosts = append(hc.ExtraHosts, "host.docker.internal:host-gateway")
+			}),
+			testcontainers.WithLogConsumerConfig(&testcontainers.LogConsumerConfig{
+				Consumers: []testcontainers.LogConsumer{consumer{lw}},
+			}),
+			testcontainers.WithWaitStrategy(wait.ForHTTP("/healthz").WithPort(port).WithStartupTimeout(ready)),
+		)
+		if c != nil {
+			sys.containers = append(sys.containers, c)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s did not start: %w", s.Name, err)
+		}
+		if sys.urls[s.Name], err = c.PortEndpoint(ctx, port, "http"); err != nil {
+			return nil, err
+		}
+	}
+	return sys, nil
+}
+
+// consumer hands a container's output to a lineWriter.
+type consumer struct{ w *lineWriter }
+
+func (c consumer) Accept(l testcontainers.Log) { _, _ = c.w.Write(l.Content) }
+
+// buildContext is the tar the engine builds from: a Dockerfile and the
+// binary, nothing else (so no base image, no pull).
+func buildContext(binary, name string) (io.ReadSeeker, error) {
+	bin, err := os.ReadFile(binary)
+	if err != nil {
+		return nil, err
+	}
+	dockerfile := fmt.Sprintf("FROM scratch\nCOPY %[1]s /%[1]s\nENTRYPOINT [\"/%[1]s\"]\n", name)
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, f := range []struct {
+		name string
+		mode int64
+		data []byte
+	}{{"Dockerfile", 0o644, []byte(dockerfile)}, {filepath.Base(name), 0o755, bin}} {
+		if err := tw.WriteHeader(&tar.Header{Name: f.name, Mode: f.mode, Size: int64(len(f.data))}); err != nil {
+			return nil, err
+		}
+		if _, err := tw.Write(f.data); err != nil {
+			return nil, err
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return nil, err
+	}
+	return bytes.NewReader(buf.Bytes()), nil
+}
+
+func envMap(env []string) map[string]string {
+	m := map[string]string{}
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		m[k] = v
+	}
+	return m
+}
+
+// URL is the base URL of a service, as published on this machine.
+func (d *DockerSystem) URL(service string) string { return d.urls[service] }
+
+// Services lists the running services.
+func (d *DockerSystem) Services() []Service { return d.services }
+
+// Stop terminates the containers (SIGTERM first: they drain and flush),
+// removes their images and the network, and the temporary binaries.
+func (d *DockerSystem) Stop(ctx context.Context) error {
+	var errs []error
+	for i := len(d.containers) - 1; i >= 0; i-- {
+		c := d.containers[i]
+		// Terminate removes the image too: it was built without KeepImage.
+		if err := testcontainers.TerminateContainer(c, testcontainers.StopContext(ctx), testcontainers.StopTimeout(15*time.Second)); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	d.containers = nil
+	for _, w := range d.writers {
+		w.Flush()
+	}
+	if d.network != nil {
+		if err := d.network.Remove(ctx); err != nil {
+			errs = append(errs, err)
+		}
+		d.network = nil
+	}
+	if d.tmpDir != "" {
+		errs = append(errs, os.RemoveAll(d.tmpDir))
+	}
+	return errors.Join(errs...)
+}

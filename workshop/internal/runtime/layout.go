@@ -1,0 +1,76 @@
+// Package runtime builds a stage module's services and runs them: as local
+// processes, or as containers on a private Docker network. Both leave nothing
+// behind when they stop, whatever happens.
+package runtime
+
+import (
+	"bytes"
+	"fmt"
+)
+
+// Service is one service of a stage.
+type Service struct {
+	Name string // folder in the stage module, and its compose name
+	Port int    // default port in that stage
+}
+
+// Layout lists the services of a stage, dependencies first (a service only
+// calls the ones before it).
+func Layout(stage int) ([]Service, error) {
+	switch stage {
+	case 1:
+		return []Service{{"dice-roller", 8100}}, nil
+	case 2:
+		return []Service{{"dice-roller", 8101}, {"frontend", 8102}}, nil
+	case 3:
+		return []Service{{"die-service", 8103}, {"dice-roller", 8104}, {"frontend", 8105}}, nil
+	case 4:
+		return []Service{{"die-service", 8106}, {"dice-roller", 8107}, {"frontend", 8108}}, nil
+	}
+	return nil, fmt.Errorf("no stage %d; stages are 1–4", stage)
+}
+
+// peerEnv is the environment that tells each service where its peers are,
+// given a function that gives a peer's base URL.
+func peerEnv(services []Service, url func(Service) string) []string {
+	var env []string
+	for _, s := range services {
+		switch s.Name {
+		case "die-service":
+			env = append(env, "DIE_SERVICE_URL="+url(s))
+		case "dice-roller":
+			env = append(env, "DICE_ROLLER_URL="+url(s))
+		}
+	}
+	return env
+}
+
+// lineWriter splits a stream into lines and hands each to fn. Chunks need
+// not end on a newline (container logs do not).
+type lineWriter struct {
+	fn  func(line []byte)
+	buf []byte
+}
+
+func (w *lineWriter) Write(p []byte) (int, error) {
+	w.buf = append(w.buf, p...)
+	for {
+		i := bytes.IndexByte(w.buf, '\n')
+		if i < 0 {
+			break
+		}
+		line := make([]byte, i)
+		copy(line, w.buf[:i])
+		w.buf = w.buf[i+1:]
+		w.fn(line)
+	}
+	return len(p), nil
+}
+
+// Flush hands over a last line that had no newline.
+func (w *lineWriter) Flush() {
+	if len(w.buf) > 0 {
+		w.fn(w.buf)
+		w.buf = nil
+	}
+}

@@ -1,0 +1,223 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	goruntime "runtime"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// LocalOptions configure a stage run as local processes.
+type LocalOptions struct {
+	Dir   string // the stage module
+	Stage int
+	// Ports overrides ports by service; FreePorts picks unused ones instead
+	// of the stage's defaults (checks run beside a learner's own stage).
+	Ports     map[string]int
+	FreePorts bool
+	// Env is added to every service's environment (ROLL_MAX_DELAY, OTEL_*...).
+	Env []string
+	// Output receives each line a service prints (stdout and stderr).
+	Output func(service string, line []byte)
+	// BuildDir holds the binaries; a temporary folder when empty.
+	BuildDir string
+	// Ready bounds the wait for each service's /healthz.
+	Ready time.Duration
+}
+
+// LocalSystem is a running stage.
+type LocalSystem struct {
+	services []Service
+	ports    map[string]int
+	procs    []*process
+	tmpDir   string
+}
+
+type process struct {
+	service Service
+	cmd     *exec.Cmd
+	out     *lineWriter
+	done    chan struct{}
+	mu      sync.Mutex
+	err     error
+}
+
+// StartLocal builds and starts the stage's services, dependencies first, and
+// waits until each answers /healthz. On any failure everything started so far
+// is stopped before it returns.
+func StartLocal(ctx context.Context, o LocalOptions) (_ *LocalSystem, err error) {
+	services, err := Layout(o.Stage)
+	if err != nil {
+		return nil, err
+	}
+	sys := &LocalSystem{services: services, ports: map[string]int{}}
+	defer func() {
+		if err != nil {
+			_ = sys.Stop(context.Background())
+		}
+	}()
+
+	buildDir := o.BuildDir
+	if buildDir == "" {
+		if sys.tmpDir, err = os.MkdirTemp("", "workshop-bin-"); err != nil {
+			return nil, err
+		}
+		buildDir = sys.tmpDir
+	}
+	bins, err := Build(ctx, o.Dir, services, Target{goruntime.GOOS, goruntime.GOARCH}, buildDir)
+	if err != nil {
+		return nil, err
+	}
+
+	for _, s := range services {
+		port := s.Port
+		if p, ok := o.Ports[s.Name]; ok {
+			port = p
+		} else if o.FreePorts {
+			if port, err = freePort(); err != nil {
+				return nil, err
+			}
+		}
+		sys.ports[s.Name] = port
+	}
+	env := peerEnv(services, func(s Service) string { return sys.URL(s.Name) })
+	ready := o.Ready
+	if ready == 0 {
+		ready = 15 * time.Second
+	}
+
+	for _, s := range services {
+		if !portFree(sys.ports[s.Name]) {
+			return nil, fmt.Errorf("port %d for %s is already in use: stop what holds it (workshop doctor tells what) or pick another port", sys.ports[s.Name], s.Name)
+		}
+		p := &process{service: s, done: make(chan struct{})}
+		output := o.Output
+		p.out = &lineWriter{fn: func(line []byte) {
+			if output != nil {
+				output(s.Name, line)
+			}
+		}}
+		p.cmd = exec.Command(bins[s.Name])
+		p.cmd.Env = append(append(append(os.Environ(), env...), o.Env...), "PORT="+strconv.Itoa(sys.ports[s.Name]))
+		p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
+		setProcessGroup(p.cmd)
+		if err := p.cmd.Start(); err != nil {
+			return nil, fmt.Errorf("starting %s: %w", s.Name, err)
+		}
+		sys.procs = append(sys.procs, p)
+		go func() {
+			err := p.cmd.Wait()
+			p.mu.Lock()
+			p.err = err
+			p.mu.Unlock()
+			close(p.done)
+		}()
+		if err := waitHealthy(ctx, sys.URL(s.Name), p, ready); err != nil {
+			return nil, err
+		}
+	}
+	return sys, nil
+}
+
+// URL is the base URL of a service.
+func (s *LocalSystem) URL(service string) string {
+	return "http://127.0.0.1:" + strconv.Itoa(s.ports[service])
+}
+
+// Services lists the running services.
+func (s *LocalSystem) Services() []Service { return s.services }
+
+// Stop sends SIGTERM to every service (the reverse of start order), waits
+// for them to drain and flush, and kills what is still running when ctx
+// ends or after 15 s. It removes the temporary binaries.
+func (s *LocalSystem) Stop(ctx context.Context) error {
+	var errs []error
+	for i := len(s.procs) - 1; i >= 0; i-- {
+		p := s.procs[i]
+		terminate(p.cmd)
+		select {
+		case <-p.done:
+		case <-ctx.Done():
+			kill(p.cmd)
+			<-p.done
+		case <-time.After(15 * time.Second):
+			kill(p.cmd)
+			<-p.done
+			errs = append(errs, fmt.Errorf("%s did not stop within 15 s of SIGTERM and was killed", p.service.Name))
+		}
+		p.out.Flush()
+	}
+	s.procs = nil
+	if s.tmpDir != "" {
+		errs = append(errs, os.RemoveAll(s.tmpDir))
+	}
+	return errors.Join(errs...)
+}
+
+// Exited reports services that have exited, with their error.
+func (s *LocalSystem) Exited() map[string]error {
+	out := map[string]error{}
+	for _, p := range s.procs {
+		select {
+		case <-p.done:
+			p.mu.Lock()
+			out[p.service.Name] = p.err
+			p.mu.Unlock()
+		default:
+		}
+	}
+	return out
+}
+
+// waitHealthy polls /healthz until it answers 200, the process exits, or the
+// deadline passes.
+func waitHealthy(ctx context.Context, base string, p *process, limit time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	client := &http.Client{Timeout: time.Second}
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/healthz", nil)
+		if resp, err := client.Do(req); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case <-p.done:
+			p.mu.Lock()
+			defer p.mu.Unlock()
+			return fmt.Errorf("%s exited during startup (%v)", p.service.Name, p.err)
+		case <-ctx.Done():
+			return fmt.Errorf("%s did not answer GET /healthz within %s", p.service.Name, limit)
+		case <-tick.C:
+		}
+	}
+}
+
+func freePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+func portFree(port int) bool {
+	ln, err := net.Listen("tcp", ":"+strconv.Itoa(port))
+	if err != nil {
+		return false
+	}
+	ln.Close()
+	return true
+}

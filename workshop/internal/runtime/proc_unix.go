@@ -1,0 +1,26 @@
+//go:build !windows
+
+package runtime
+
+import (
+	"os/exec"
+	"syscall"
+)
+
+// setProcessGroup puts the service in its own process group, so a Ctrl-C in
+// the terminal reaches only the CLI, which then stops the services in order.
+func setProcessGroup(cmd *exec.Cmd) {
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+}
+
+func terminate(cmd *exec.Cmd) {
+	if cmd.Process != nil {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+	}
+}
+
+func kill(cmd *exec.Cmd) {
+	if cmd.Process != nil {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	}
+}

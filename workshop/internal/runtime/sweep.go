@@ -1,0 +1,83 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"os"
+	"strconv"
+	"syscall"
+
+	"github.com/moby/moby/client"
+	"github.com/testcontainers/testcontainers-go"
+)
+
+// Leftovers counts what Sweep found.
+type Leftovers struct{ Containers, Networks, Images int }
+
+// Sweep removes the containers, networks and images that earlier runs left
+// behind: those carrying Label whose CLI process is gone (killed before it
+// could clean up). With all set it removes every labelled object, including
+// those of live runs (tests use it to prove nothing is left).
+func Sweep(ctx context.Context, all bool) (Leftovers, error) {
+	prepareTestcontainers()
+	var found Leftovers
+	cli, err := testcontainers.NewDockerClientWithOpts(ctx)
+	if err != nil {
+		return found, noEngine(err)
+	}
+	defer cli.Close()
+	stale := func(labels map[string]string) bool {
+		v, ok := labels[Label]
+		return ok && (all || !processAlive(v))
+	}
+	filter := make(client.Filters).Add("label", Label)
+	var errs []error
+
+	containers, err := cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: filter})
+	if err != nil {
+		return found, err
+	}
+	for _, c := range containers.Items {
+		if stale(c.Labels) {
+			found.Containers++
+			_, err := cli.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true})
+			errs = append(errs, err)
+		}
+	}
+	networks, err := cli.NetworkList(ctx, client.NetworkListOptions{Filters: filter})
+	if err != nil {
+		return found, err
+	}
+	for _, n := range networks.Items {
+		if stale(n.Labels) {
+			found.Networks++
+			_, err := cli.NetworkRemove(ctx, n.ID, client.NetworkRemoveOptions{})
+			errs = append(errs, err)
+		}
+	}
+	images, err := cli.ImageList(ctx, client.ImageListOptions{Filters: filter})
+	if err != nil {
+		return found, err
+	}
+	for _, img := range images.Items {
+		if stale(img.Labels) {
+			found.Images++
+			_, err := cli.ImageRemove(ctx, img.ID, client.ImageRemoveOptions{Force: true, PruneChildren: true})
+			errs = append(errs, err)
+		}
+	}
+	return found, errors.Join(errs...)
+}
+
+// processAlive reports whether the pid in a label is a running process.
+func processAlive(pid string) bool {
+	n, err := strconv.Atoi(pid)
+	if err != nil || n <= 0 {
+		return false
+	}
+	p, err := os.FindProcess(n)
+	if err != nil {
+		return false
+	}
+	return p.Signal(syscall.Signal(0)) == nil
+}
