@@ -1,0 +1,115 @@
+// Package viewer is the built-in telemetry viewer of `workshop up`: a few
+// server-rendered pages over the otlp.Store (recent traces, a trace's
+// waterfall, each service's logs) and the services' current metrics. It
+// needs no JavaScript and no build step, so it works wherever Go does.
+package viewer
+
+import (
+	"bytes"
+	"embed"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"maps"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/go-o11y-workshop/kit/workshop/internal/otlp"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// Options configure the viewer.
+type Options struct {
+	// Title names what is being viewed, e.g. "Stage 4".
+	Title string
+	// Metrics maps each service's name to its Prometheus /metrics URL,
+	// scraped when the metrics page is opened.
+	Metrics map[string]string
+	// ScrapeTimeout bounds one service's /metrics fetch, so a service that
+	// hangs cannot hold the page (default DefaultScrapeTimeout).
+	ScrapeTimeout time.Duration
+	// Client scrapes the metrics; nil means http.DefaultClient.
+	Client *http.Client
+}
+
+// DefaultScrapeTimeout is the ScrapeTimeout of zero Options.
+const DefaultScrapeTimeout = 2 * time.Second
+
+// refreshSeconds is how often the list pages reload themselves. The trace
+// page does not: it would close the span details being read.
+const refreshSeconds = 5
+
+type viewer struct {
+	store  *otlp.Store
+	opts   Options
+	colors palette
+	pages  map[string]*template.Template
+}
+
+// New returns the viewer's handler: / (recent traces), /trace/{id} (the
+// waterfall), /logs, /metrics, and the stylesheet under /static/.
+func New(store *otlp.Store, opts Options) http.Handler {
+	if opts.ScrapeTimeout <= 0 {
+		opts.ScrapeTimeout = DefaultScrapeTimeout
+	}
+	if opts.Client == nil {
+		opts.Client = http.DefaultClient
+	}
+	v := &viewer{store: store, opts: opts, colors: newPalette(slices.Collect(maps.Keys(opts.Metrics)))}
+	v.pages = v.parsePages()
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", v.tracesPage)
+	mux.HandleFunc("GET /trace/{id}", v.tracePage)
+	mux.HandleFunc("GET /logs", v.logsPage)
+	mux.HandleFunc("GET /metrics", v.metricsPage)
+	static, _ := fs.Sub(staticFS, "static")
+	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		v.notFound(w, "There is no page at "+r.URL.Path+".")
+	})
+	return mux
+}
+
+func (v *viewer) parsePages() map[string]*template.Template {
+	pages := map[string]*template.Template{}
+	for _, name := range []string{"traces", "trace", "logs", "metrics", "notfound"} {
+		pages[name] = template.Must(template.New(name).Funcs(v.funcs()).
+			ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html"))
+	}
+	return pages
+}
+
+// page is what the layout needs, around each page's own data.
+type page struct {
+	Title   string // the viewer's title, e.g. "Stage 4"
+	Heading string // this page's
+	Nav     string // which nav entry is current
+	Refresh int    // seconds; 0 for none
+	Data    any
+}
+
+// render executes the page into a buffer first, so a template error is a
+// clean 500 rather than half a page.
+func (v *viewer) render(w http.ResponseWriter, status int, name string, p page) {
+	p.Title = v.opts.Title
+	var buf bytes.Buffer
+	if err := v.pages[name].ExecuteTemplate(&buf, "layout", p); err != nil {
+		slog.Error("viewer: rendering a page", "page", name, "error", err)
+		http.Error(w, "the viewer failed to render this page: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = buf.WriteTo(w)
+}
+
+func (v *viewer) notFound(w http.ResponseWriter, msg string) {
+	v.render(w, http.StatusNotFound, "notfound", page{Heading: "Not found", Data: msg})
+}
