@@ -1,0 +1,69 @@
+package check
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"time"
+)
+
+var (
+	traceIDPattern = regexp.MustCompile(`^[0-9a-f]{32}$`)
+	spanIDPattern  = regexp.MustCompile(`^[0-9a-f]{16}$`)
+)
+
+func checkLogsJSON(o *Observation) error {
+	for _, service := range o.Services {
+		lines, bad := jsonLines(o.Logs(service))
+		if bad != "" {
+			return fail(fmt.Sprintf("every line %s prints to be a JSON object", service), fmt.Sprintf("%q", short([]byte(bad))))
+		}
+		if len(lines) == 0 {
+			return fail(fmt.Sprintf("log lines from %s", service), "it printed nothing")
+		}
+		for _, l := range lines {
+			ts, _ := l["timestamp"].(string)
+			if _, err := time.Parse(time.RFC3339Nano, ts); err != nil {
+				return fail(fmt.Sprintf(`a "timestamp" in RFC 3339 on every line of %s`, service), fmt.Sprintf("%v in %v", l["timestamp"], l))
+			}
+			if level, _ := l["level"].(string); !slices.Contains([]string{"DEBUG", "INFO", "WARNING", "ERROR"}, level) {
+				return fail(fmt.Sprintf(`"level" INFO, WARNING or ERROR on every line of %s`, service), fmt.Sprintf("%v in %v", l["level"], l))
+			}
+			if msg, _ := l["message"].(string); msg == "" {
+				return fail(fmt.Sprintf(`a "message" on every line of %s`, service), fmt.Sprint(l))
+			}
+		}
+	}
+	return nil
+}
+
+func checkLogsTrace(o *Observation) error {
+	lines, _ := jsonLines(o.Logs("dice-roller"))
+	var results []map[string]any
+	for _, l := range lines {
+		if l["message"] == "roll result" {
+			results = append(results, l)
+		}
+	}
+	if len(results) == 0 {
+		return fail(`a "roll result" log line from the dice-roller for each roll`, "none")
+	}
+	// The first roll's line must point at a span that was really received:
+	// its trace id and span id are the link from the log to the trace.
+	l := results[0]
+	tid, _ := l["trace_id"].(string)
+	sid, _ := l["span_id"].(string)
+	if !traceIDPattern.MatchString(tid) || !spanIDPattern.MatchString(sid) {
+		return fail(`"trace_id" (32 hex digits) and "span_id" (16 hex digits) on the "roll result" line`, fmt.Sprint(l))
+	}
+	t, ok := o.Store.Trace(tid)
+	if !ok {
+		return fail("the log line's trace_id to be a trace the dice-roller exported", fmt.Sprintf("no trace %s was received", tid))
+	}
+	for _, s := range t.Spans {
+		if s.SpanID == sid {
+			return nil
+		}
+	}
+	return withTrace(fail("the log line's span_id to be a span of its trace", "span_id "+sid+" is not among them"), t)
+}

@@ -1,0 +1,344 @@
+package check
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/go-o11y-workshop/kit/workshop/internal/otlp"
+)
+
+// serverRoutes lists, per service, the server span a probe must have produced.
+func (o *Observation) serverRoutes() map[string]string {
+	routes := map[string]string{"dice-roller": "GET /roll"}
+	if o.has("frontend") {
+		routes["frontend"] = "GET /roll"
+	}
+	if o.has("die-service") {
+		routes["die-service"] = "GET /dice"
+	}
+	return routes
+}
+
+// spanFor finds the span a service produced for a probe: in the trace the
+// CLI started when the service continued it, else the one that started while
+// the probe's request was in flight (a service that does not extract the
+// traceparent starts a trace of its own; that is the propagation checks'
+// business, not every check's).
+func (o *Observation) spanFor(probe, service, name, kind string) (otlp.Span, otlp.Trace, bool) {
+	t, a, _ := o.traceOf(probe)
+	if a == nil {
+		return otlp.Span{}, t, false
+	}
+	if s, ok := findSpan(t, service, name, kind); ok {
+		return s, t, true
+	}
+	for _, s := range o.spansOf(service, name) {
+		if (kind == "" || s.Kind == kind) && !s.Start.Before(a.Sent.Add(-clockSlack)) && !s.Start.After(a.Done.Add(clockSlack)) {
+			own, _ := o.Store.Trace(s.TraceID)
+			return s, own, true
+		}
+	}
+	return otlp.Span{}, t, false
+}
+
+// clockSlack allows for the clocks of containers and the CLI to differ a little.
+const clockSlack = 50 * time.Millisecond
+
+func checkServerSpans(o *Observation) error {
+	routes := o.serverRoutes()
+	services := make([]string, 0, len(routes))
+	for s := range routes {
+		services = append(services, s)
+	}
+	sort.Strings(services)
+	for _, service := range services {
+		name := routes[service]
+		spans := o.spansOf(service, name)
+		var server []otlp.Span
+		for _, s := range spans {
+			if s.Kind == "Server" {
+				server = append(server, s)
+			}
+		}
+		if len(server) == 0 {
+			return fail(fmt.Sprintf("a server span %q from %s", name, service), o.serverSpanNames(service))
+		}
+		route := strings.TrimPrefix(name, "GET ")
+		if f := wantAttrs(server[0],
+			map[string]string{"http.route": "string", "http.request.method": "string", "http.response.status_code": "int"},
+			map[string]any{"http.route": route, "http.request.method": "GET"}); f != nil {
+			return f
+		}
+	}
+	return nil
+}
+
+func checkRollSpan(o *Observation) error {
+	a := o.Answers["roll"]
+	s, t, ok := o.spanFor("roll", "dice-roller", "GET /roll", "Server")
+	if !ok {
+		return withTrace(fail("the dice-roller's server span GET /roll in the trace of GET "+a.URL, "no such span in that trace"), t)
+	}
+	var body struct{ Roll int }
+	_ = json.Unmarshal(a.Body, &body)
+	return nilIfNoFailure(wantAttrs(s,
+		map[string]string{"die.type": "string", "die.result": "int", "die.error": "bool"},
+		map[string]any{"die.type": "fair", "die.result": int64(body.Roll), "die.error": false}))
+}
+
+func checkFrontendTrace(o *Observation) error {
+	t, a, _ := o.traceOf("frontend-roll")
+	if a == nil {
+		return fmt.Errorf("the frontend probe was not sent")
+	}
+	server, ok := findSpan(t, "frontend", "GET /roll", "Server")
+	if !ok {
+		return withTrace(fail("the frontend's server span GET /roll to continue the traceparent the CLI sent", o.whereIs("frontend", "GET /roll", a.TraceID)), t)
+	}
+	var client otlp.Span
+	for _, s := range t.Spans {
+		if s.Service == "frontend" && s.Kind == "Client" && s.ParentSpanID == server.SpanID {
+			client = s
+		}
+	}
+	if client.SpanID == "" {
+		return withTrace(fail("a client span of the frontend, child of its server span, for the call to the dice-roller",
+			"none: is the HTTP client built with otelhttp.NewTransport, and called with the request's ctx?"), t)
+	}
+	roller, ok := findSpan(t, "dice-roller", "GET /roll", "Server")
+	if !ok {
+		return withTrace(fail("the dice-roller's server span in the frontend's trace (child of the frontend's client span)",
+			o.whereIs("dice-roller", "GET /roll", a.TraceID)+": the traceparent header did not carry the trace (is the global propagator set?)"), t)
+	}
+	if roller.ParentSpanID != client.SpanID {
+		return withTrace(fail("the dice-roller's server span to be a child of the frontend's client span", "its parent is "+roller.ParentSpanID), t)
+	}
+	return nil
+}
+
+// whereIs says where a span ended up when it is not in the expected trace.
+func (o *Observation) whereIs(service, name, traceID string) string {
+	spans := o.spansOf(service, name)
+	if len(spans) == 0 {
+		return fmt.Sprintf("no span %q from %s was received at all", name, service)
+	}
+	others := 0
+	for _, s := range spans {
+		if s.TraceID != traceID {
+			others++
+		}
+	}
+	return fmt.Sprintf("%d %q span(s) from %s, in traces of their own", others, name, service)
+}
+
+func checkFrontendSpan(o *Observation) error {
+	s, _, ok := o.spanFor("frontend-roll", "frontend", "GET /roll", "Server")
+	if !ok {
+		return fail("the frontend's server span GET /roll", o.serverSpanNames("frontend"))
+	}
+	return nilIfNoFailure(wantAttrs(s,
+		map[string]string{"die.type": "string", "backend.status_code": "int", "backend.url": "string"},
+		map[string]any{"die.type": "fair", "backend.status_code": int64(200)}))
+}
+
+func checkThreeServiceTrace(o *Observation) error {
+	t, a, _ := o.traceOf("frontend-roll")
+	if a == nil {
+		return fmt.Errorf("the frontend probe was not sent")
+	}
+	roller, ok := findSpan(t, "dice-roller", "GET /roll", "Server")
+	if !ok {
+		return withTrace(fail("the dice-roller's server span in the frontend's trace", o.whereIs("dice-roller", "GET /roll", a.TraceID)), t)
+	}
+	ds, ok := findSpan(t, "die-service", "GET /dice", "Server")
+	if !ok {
+		return withTrace(fail("the die-service's server span GET /dice in the same trace", o.whereIs("die-service", "GET /dice", a.TraceID)), t)
+	}
+	parent := spanByID(t, ds.ParentSpanID)
+	if parent.Service != "dice-roller" || parent.Kind != "Client" {
+		return withTrace(fail("the die-service's span to be a child of a client span of the dice-roller", fmt.Sprintf("its parent is %q of %s", parent.Name, parent.Service)), t)
+	}
+	if !descends(t, parent, roller.SpanID) {
+		return withTrace(fail("the lookup's client span to descend from the dice-roller's server span", "it does not"), t)
+	}
+	return nil
+}
+
+func spanByID(t otlp.Trace, id string) otlp.Span {
+	for _, s := range t.Spans {
+		if s.SpanID == id {
+			return s
+		}
+	}
+	return otlp.Span{Name: "(not received)"}
+}
+
+// descends reports whether s has ancestor in t.
+func descends(t otlp.Trace, s otlp.Span, ancestor string) bool {
+	for i := 0; i < len(t.Spans) && s.ParentSpanID != ""; i++ {
+		if s.ParentSpanID == ancestor {
+			return true
+		}
+		s = spanByID(t, s.ParentSpanID)
+	}
+	return false
+}
+
+func checkDieService(o *Observation) error {
+	if err := checkDieServiceMetrics(o); err != nil {
+		return err
+	}
+	a := o.Answers["dice-spec"]
+	s, t, ok := o.spanFor("dice-spec", "die-service", "GET /dice", "Server")
+	if !ok {
+		return withTrace(fail("the die-service's server span for GET "+a.URL, o.serverSpanNames("die-service")), t)
+	}
+	if f := wantAttrs(s, map[string]string{"die.identifier": "string", "die.found": "bool"},
+		map[string]any{"die.identifier": "fair", "die.found": true}); f != nil {
+		return f
+	}
+	if s, _, ok := o.spanFor("unknown-identifier", "die-service", "GET /dice", "Server"); ok {
+		return nilIfNoFailure(wantAttrs(s, map[string]string{"die.found": "bool"}, map[string]any{"die.found": false}))
+	}
+	return nil
+}
+
+// asyncSpans finds the probe's GET /roll-async server span of the dice-roller
+// and every async_roll_* span received anywhere.
+func (o *Observation) asyncSpans() (t otlp.Trace, server otlp.Span, rolls []otlp.Span, err error) {
+	a := o.Answers["async"]
+	if a == nil {
+		return t, server, nil, fmt.Errorf("the async probe was not sent")
+	}
+	server, t, ok := o.spanFor("async", "dice-roller", "GET /roll-async", "Server")
+	if !ok {
+		return t, server, nil, withTrace(fail("the dice-roller's server span GET /roll-async in the trace of GET "+a.URL,
+			o.whereIs("dice-roller", "GET /roll-async", a.TraceID)), t)
+	}
+	for _, tr := range o.Store.Traces(0) {
+		for _, s := range tr.Spans {
+			if s.Service == "dice-roller" && strings.HasPrefix(s.Name, "async_roll_") {
+				rolls = append(rolls, s)
+			}
+		}
+	}
+	return t, server, rolls, nil
+}
+
+func checkAsyncChildren(o *Observation) error {
+	t, server, rolls, err := o.asyncSpans()
+	if err != nil {
+		return err
+	}
+	var children []otlp.Span
+	orphans, nested := 0, 0
+	for _, s := range rolls {
+		switch {
+		case s.TraceID != server.TraceID:
+			if s.ParentSpanID == "" {
+				orphans++
+			}
+		case s.ParentSpanID == server.SpanID:
+			children = append(children, s)
+		default:
+			nested++
+		}
+	}
+	want := fmt.Sprintf("%d spans async_roll_0..async_roll_%d, children of GET /roll-async in its trace", asyncTimes, asyncTimes-1)
+	switch {
+	case orphans > 0:
+		return withTrace(fail(want, fmt.Sprintf("%d async_roll_* spans that are roots of traces of their own (the goroutine did not get the request's ctx)", orphans)), t)
+	case nested > 0:
+		return withTrace(fail(want, fmt.Sprintf("%d async_roll_* spans nested under another roll (ctx reassigned in the loop?)", nested)), t)
+	case len(children) != asyncTimes:
+		return withTrace(fail(want, fmt.Sprintf("%d such children", len(children))), t)
+	}
+	names := map[string]bool{}
+	for _, c := range children {
+		names[c.Name] = true
+		if f := wantAttrs(c, map[string]string{"async.roll_index": "int", "die.result": "int", "die.error": "bool"}, nil); f != nil {
+			return f
+		}
+		if idx, _ := c.Attributes["async.roll_index"].(int64); c.Name != fmt.Sprintf("async_roll_%d", idx) {
+			return fail("async.roll_index to match the span's name", fmt.Sprintf("%s with async.roll_index %d", c.Name, idx))
+		}
+	}
+	for i := range asyncTimes {
+		if !names[fmt.Sprintf("async_roll_%d", i)] {
+			return withTrace(fail(want, fmt.Sprintf("no span async_roll_%d", i)), t)
+		}
+	}
+	return nil
+}
+
+func checkAsyncOverlap(o *Observation) error {
+	t, server, rolls, err := o.asyncSpans()
+	if err != nil {
+		return err
+	}
+	var mine []otlp.Span
+	for _, s := range rolls {
+		if s.TraceID == server.TraceID {
+			mine = append(mine, s)
+		}
+	}
+	if len(mine) < 2 {
+		// Without the rolls in the trace, time the batch by its own spans.
+		mine = rolls
+	}
+	if len(mine) < 2 {
+		return withTrace(fail("async_roll_* spans to compare", fmt.Sprintf("%d received", len(mine))), t)
+	}
+	var sum time.Duration
+	first, last := mine[0].Start, mine[0].End
+	for _, s := range mine {
+		sum += s.Duration()
+		if s.Start.Before(first) {
+			first = s.Start
+		}
+		if s.End.After(last) {
+			last = s.End
+		}
+	}
+	wall := last.Sub(first)
+	// Run one after the other, the rolls take as long as their sum; run
+	// concurrently, about as long as the slowest (a tenth of the sum for ten
+	// uniform delays). Three quarters is far from both.
+	if float64(wall) > 0.75*float64(sum) {
+		return withTrace(fail(fmt.Sprintf("the %d rolls to overlap in time (the batch about as long as its slowest roll)", len(mine)),
+			fmt.Sprintf("the rolls took %s together, one after the other: %s in all", wall.Round(time.Millisecond), sum.Round(time.Millisecond))), t)
+	}
+	return nil
+}
+
+func checkAsyncSpan(o *Observation) error {
+	_, server, _, err := o.asyncSpans()
+	if err != nil {
+		return err
+	}
+	a := o.Answers["async"]
+	var body struct{ Total int }
+	_ = json.Unmarshal(a.Body, &body)
+	return nilIfNoFailure(wantAttrs(server,
+		map[string]string{"async.batch_size": "int", "async.total_result": "int"},
+		map[string]any{"async.batch_size": int64(asyncTimes), "async.total_result": int64(body.Total)}))
+}
+
+func checkFlush(o *Observation) error {
+	if _, _, ok := o.spanFor("last-roll", "dice-roller", "GET /roll", "Server"); !ok {
+		return fail("the span of the request answered just before SIGTERM to arrive during shutdown",
+			"it never arrived: the tracer provider was not shut down (flushed) on exit, or was flushed with an already-cancelled context")
+	}
+	return nil
+}
+
+// nilIfNoFailure avoids returning a typed nil *Failure as a non-nil error.
+func nilIfNoFailure(f *Failure) error {
+	if f == nil {
+		return nil
+	}
+	return f
+}

@@ -1,0 +1,113 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/go-o11y-workshop/kit/workshop/internal/check"
+	"github.com/go-o11y-workshop/kit/workshop/internal/repo"
+	"github.com/go-o11y-workshop/kit/workshop/internal/runtime"
+	"github.com/go-o11y-workshop/kit/workshop/internal/state"
+)
+
+func runCheck(env *Env, args []string) error {
+	fs := newFlags(env, "check", "N [DIR] [--runtime docker|local|auto] [--json]")
+	rt := fs.String("runtime", "auto", "how to run the stage: docker, local, or auto (docker when an engine answers)")
+	asJSON := fs.Bool("json", false, "print the result as JSON (schema 1)")
+	rest, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(rest) == 0 || len(rest) > 2 {
+		return usagef("check needs a stage and optionally a folder: workshop check 4, workshop check 4 stages/stage4")
+	}
+	n, err := repo.ParseStage(rest[0])
+	if err != nil {
+		return usageError{err.Error()}
+	}
+	switch *rt {
+	case "docker", "local", "auto":
+	default:
+		return usagef("unknown runtime %q; valid: docker, local, auto", *rt)
+	}
+	root, rootErr := env.root()
+	dir, err := checkDir(env, root, rootErr, n, rest[1:])
+	if err != nil {
+		return err
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if *rt != "local" {
+		// Leftovers of a check that was killed before it could clean up.
+		if left, err := runtime.Sweep(ctx, false); err == nil && left != (runtime.Leftovers{}) {
+			fmt.Fprintf(env.Stderr, "removed leftovers of an earlier run: %d containers, %d networks, %d images\n", left.Containers, left.Networks, left.Images)
+		}
+	}
+	progress := env.Stderr
+	res, err := check.Run(ctx, check.Options{Stage: n, Dir: dir, Runtime: *rt, Progress: progress})
+	if err != nil {
+		if ctx.Err() != nil {
+			fmt.Fprintln(env.Stderr, "interrupted: the stage was stopped, nothing is left running")
+			return errSilentFailure
+		}
+		return err
+	}
+	if *asJSON {
+		if err := check.WriteJSON(env.Stdout, res); err != nil {
+			return err
+		}
+	} else {
+		check.WriteReport(env.Stdout, res, env.color())
+	}
+	if rootErr == nil {
+		saveResult(root, n, dir, res)
+	}
+	if !res.OK() {
+		return errSilentFailure
+	}
+	return nil
+}
+
+// checkDir is the folder to check: the argument, or the learner's exercise.
+func checkDir(env *Env, root string, rootErr error, n int, rest []string) (string, error) {
+	if len(rest) == 1 {
+		dir := rest[0]
+		if !filepath.IsAbs(dir) {
+			dir = filepath.Join(env.Dir, dir)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err != nil {
+			return "", usagef("%s is not a stage module (no go.mod there)", rest[0])
+		}
+		return dir, nil
+	}
+	if rootErr != nil {
+		return "", rootErr
+	}
+	dir := repo.ExerciseDir(root, n)
+	if _, err := os.Stat(dir); err != nil {
+		return "", fmt.Errorf("no exercise for stage %d at %s yet; check the reference with: workshop check %d stages/stage%d", n, dir, n, n)
+	}
+	return dir, nil
+}
+
+// saveResult remembers the result for `workshop list`; a failure to save is
+// not worth failing the check for.
+func saveResult(root string, n int, dir string, res *check.Result) {
+	st, err := state.Load(root)
+	if err != nil {
+		return
+	}
+	rel, err := filepath.Rel(root, dir)
+	if err != nil {
+		rel = dir
+	}
+	st.Checks[strconv.Itoa(n)] = state.CheckResult{Dir: rel, Passed: res.Passed(), Total: len(res.Outcomes), At: time.Now().UTC()}
+	_ = st.Save(root)
+}
