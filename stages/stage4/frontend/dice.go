@@ -30,11 +30,16 @@ type catalog struct {
 // list it had (possibly none) together with the error.
 func (c *catalog) List(ctx context.Context) ([]string, error) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.dice != nil && time.Since(c.fetched) < c.maxAge {
-		return c.dice, nil
+	dice, fresh := c.dice, c.dice != nil && time.Since(c.fetched) < c.maxAge
+	c.mu.Unlock()
+	if fresh {
+		return dice, nil
 	}
+	// Ask without holding the lock: Known, called by every roll, must not
+	// wait for a slow die-service.
 	dice, err := c.fetch(ctx)
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if err != nil {
 		c.log.WarnContext(ctx, "die list unavailable", "die_service_url", c.url, "error", err.Error())
 		return c.dice, err

@@ -78,8 +78,8 @@ func (s *server) routes() http.Handler {
 func (s *server) handlePage(w http.ResponseWriter, r *http.Request) {
 	dice, err := s.catalog.List(r.Context())
 	data := struct {
-		Dice             []string
-		DiceError        string
+		Dice               []string
+		DiceError          string
 		MinTimes, MaxTimes int
 	}{Dice: dice, MinTimes: minTimes, MaxTimes: maxTimes}
 	if err != nil {
