@@ -4,11 +4,13 @@ import (
 	"context"
 	"embed"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"html/template"
 	"io"
 	"io/fs"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -124,10 +126,20 @@ func (s *server) callDiceRoller(ctx context.Context, die, path string, query url
 	span.SetAttributes(attribute.String("backend.url", target))
 
 	status, body, err := s.get(ctx, target)
-	if err != nil {
+	switch {
+	case err != nil && ctx.Err() == context.Canceled:
+		// The user went away: the dice-roller is not to blame.
+		s.log.InfoContext(ctx, "roll abandoned by the client", "die_type", die)
+		return service.StatusClientClosedRequest, errorJSON("client closed the request")
+	case err != nil:
+		span.RecordError(err)
 		span.SetStatus(codes.Error, err.Error())
 		s.log.ErrorContext(ctx, "backend failed", "die_type", die, "backend_url", s.diceRollerURL, "error", err.Error())
-		return http.StatusBadGateway, errorJSON(fmt.Sprintf("dice-roller unavailable at %s: %v", s.diceRollerURL, err))
+		msg := fmt.Sprintf("dice-roller unavailable at %s: %v", s.diceRollerURL, err)
+		if isTimeout(err) {
+			msg = fmt.Sprintf("dice-roller at %s did not answer within %s", s.diceRollerURL, s.client.Timeout)
+		}
+		return http.StatusBadGateway, errorJSON(msg)
 	}
 	span.SetAttributes(attribute.Int("backend.status_code", status))
 	s.log.InfoContext(ctx, "backend answered", "die_type", die, "backend_status", status)
@@ -155,6 +167,12 @@ func (s *server) get(ctx context.Context, target string) (int, []byte, error) {
 func (s *server) invalid(ctx context.Context, die, msg string) (int, []byte) {
 	s.log.WarnContext(ctx, "invalid roll request", "die_type", die, "error", msg)
 	return http.StatusBadRequest, errorJSON(msg)
+}
+
+// isTimeout tells a dice-roller that is too slow from one that is not there.
+func isTimeout(err error) bool {
+	var netErr net.Error
+	return errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &netErr) && netErr.Timeout())
 }
 
 func errorJSON(msg string) []byte {

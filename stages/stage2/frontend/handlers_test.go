@@ -155,10 +155,9 @@ func TestHangingDiceRollerIs502AfterTheBackendTimeout(t *testing.T) {
 
 	assert.Equal(t, http.StatusBadGateway, status)
 	msg := errorMessage(t, body)
-	assert.Contains(t, msg, "dice-roller unavailable at "+roller.URL)
+	assert.Contains(t, msg, "dice-roller at "+roller.URL+" did not answer within")
 	// net/http says "Client.Timeout exceeded" or, when the transport gives up
 	// first, only "context deadline exceeded".
-	assert.Regexp(t, `(?i)timeout|deadline exceeded`, msg)
 	took := time.Since(start)
 	assert.GreaterOrEqual(t, took, backendTimeout, "the frontend waited for the backend timeout")
 	assert.Less(t, took, 5*time.Second, "and not much longer")
@@ -198,8 +197,9 @@ func TestClientThatLeavesCancelsTheBackendCall(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("the dice-roller's request was not cancelled when the user left")
 	}
-	failed := waitLogs(t, fe.rec, "backend failed")
-	assert.Contains(t, failed[0]["error"], "context canceled")
+	abandoned := waitLogs(t, fe.rec, "roll abandoned by the client")
+	assert.Equal(t, "INFO", abandoned[0]["level"], "a user leaving is not the dice-roller failing")
+	assert.Empty(t, fe.rec.LogsWithMessage(t, "backend failed"))
 
 	fe.Close()
 	roller.Close()

@@ -54,11 +54,14 @@ type dieService struct {
 
 // lookup asks the die-service for a die's specification.
 func (d *dieService) lookup(ctx context.Context, die string) (Die, error) {
-	ctx, cancel := context.WithTimeout(ctx, d.timeout)
+	lookupCtx, cancel := context.WithTimeout(ctx, d.timeout)
 	defer cancel()
 	start := time.Now()
 
-	spec, status, err := d.fetch(ctx, die)
+	spec, status, err := d.fetch(lookupCtx, die)
+	if ctx.Err() != nil {
+		return Die{}, ctx.Err() // the caller left: the lookup has no outcome to count
+	}
 
 	// The identifier label is the die only once the die-service vouched for it.
 	label := "unknown"

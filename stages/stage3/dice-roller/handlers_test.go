@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -278,6 +279,10 @@ func TestFailingRoll(t *testing.T) {
 
 			server := env.rec.Span(t, "GET /roll")
 			assert.Equal(t, codes.Error, server.Status().Code)
+			// otelhttp resets the status message on a 5xx: the exception event keeps the reason.
+			require.NotEmpty(t, server.Events(), "the error is recorded on the span")
+			assert.Equal(t, "exception", server.Events()[0].Name)
+			assert.Contains(t, fmt.Sprint(server.Events()[0].Attributes), "the die rolled off the table")
 			assertAttrs(t, server, map[string]attribute.Value{
 				"die.type":  attribute.StringValue(tt.die),
 				"die.error": attribute.BoolValue(true),
@@ -433,4 +438,10 @@ func TestClientGoingAwayStopsTheRoll(t *testing.T) {
 	require.Len(t, cancelled, 1)
 	assert.Empty(t, env.rec.LogsWithMessage(t, "roll result"))
 	assert.Nil(t, env.rec.Family(t, "dice_rolls_total"), "a cancelled roll is neither a success nor an error")
+	// Answered 499, so the request counts as a 4xx, not as a success.
+	span := env.rec.Span(t, "GET /roll")
+	status, _ := telemetrytest.Attr(span, "http.response.status_code")
+	assert.Equal(t, int64(499), status.AsInt64())
+	assert.Equal(t, 1.0, env.rec.CounterValue(t, "http_requests_total", map[string]string{"handler": "/roll", "method": "GET", "status": "4xx"}))
+	assert.Zero(t, env.rec.CounterValue(t, "http_requests_total", map[string]string{"handler": "/roll", "method": "GET", "status": "2xx"}))
 }

@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// Die is a die as the die-service describes it.
+// Die is a die: the faces it can show and how often a roll fails.
 type Die struct {
 	Faces     []int   `json:"faces"`
 	ErrorRate float64 `json:"error_rate"`

@@ -175,10 +175,9 @@ func TestHangingDiceRollerIs502AfterTheBackendTimeout(t *testing.T) {
 
 	assert.Equal(t, http.StatusBadGateway, status)
 	msg := errorMessage(t, body)
-	assert.Contains(t, msg, "dice-roller unavailable at "+roller.URL)
+	assert.Contains(t, msg, "dice-roller at "+roller.URL+" did not answer within")
 	// net/http words it "Client.Timeout exceeded" or "context deadline
 	// exceeded", depending on where the request was when time ran out.
-	assert.Regexp(t, `Timeout exceeded|deadline exceeded`, msg)
 	assert.GreaterOrEqual(t, time.Since(start), backendTimeout, "the frontend waited for the backend timeout")
 	assert.Len(t, roller.Calls(), 1)
 	assert.Equal(t, 1.0, fe.rec.CounterValue(t, "frontend_requests_total", map[string]string{"die_type": "fair", "status_code": "502"}))

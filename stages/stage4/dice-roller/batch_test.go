@@ -16,6 +16,8 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.uber.org/goleak"
+
+	"github.com/go-o11y-workshop/kit/stages/stage4/internal/telemetry/telemetrytest"
 )
 
 // asyncChildren returns the async_roll_i spans, indexed by i.
@@ -337,4 +339,10 @@ func TestClientGoingAwayStopsTheRoll(t *testing.T) {
 	require.Len(t, cancelled, 1)
 	assert.Empty(t, env.rec.LogsWithMessage(t, "roll result"))
 	assert.Nil(t, env.rec.Family(t, "dice_rolls_total"), "a cancelled roll is neither a success nor an error")
+	// Answered 499, so the request counts as a 4xx, not as a success.
+	span := env.rec.Span(t, "GET /roll")
+	status, _ := telemetrytest.Attr(span, "http.response.status_code")
+	assert.Equal(t, int64(499), status.AsInt64())
+	assert.Equal(t, 1.0, env.rec.CounterValue(t, "http_requests_total", map[string]string{"handler": "/roll", "method": "GET", "status": "4xx"}))
+	assert.Zero(t, env.rec.CounterValue(t, "http_requests_total", map[string]string{"handler": "/roll", "method": "GET", "status": "2xx"}))
 }

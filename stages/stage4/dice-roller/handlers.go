@@ -95,12 +95,16 @@ func (s *server) handleRoll(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, errRollFailed):
 		s.metrics.rolls.WithLabelValues(die, resultError).Inc()
 		span.SetAttributes(attribute.Bool("die.error", true))
+		// otelhttp sets the status again (without a message) for a 5xx: the
+		// recorded error event is what keeps the reason on the span.
+		span.RecordError(err)
 		span.SetStatus(codes.Error, err.Error())
 		s.log.ErrorContext(ctx, "roll failed", "die_type", die, "error", err.Error())
 		service.WriteError(w, http.StatusInternalServerError, fmt.Sprintf("rolling %s failed: %v", die, err))
 	case err != nil:
 		// The client went away during the delay; nobody reads an answer.
 		s.log.InfoContext(ctx, "roll cancelled", "die_type", die, "error", err.Error())
+		service.WriteError(w, service.StatusClientClosedRequest, "client closed the request")
 	default:
 		s.metrics.rolls.WithLabelValues(die, resultSuccess).Inc()
 		telemetry.Observe(ctx, s.metrics.rollValue.WithLabelValues(die), float64(value))
@@ -130,12 +134,12 @@ func (s *server) handleRollAsync(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	span.SetAttributes(attribute.Int("async.batch_size", times))
-	s.log.InfoContext(ctx, "async roll batch started", "die_type", die, "times", times)
 
 	spec, ok := s.lookup(ctx, w, die)
 	if !ok {
 		return
 	}
+	s.log.InfoContext(ctx, "async roll batch started", "die_type", die, "times", times)
 	s.metrics.asyncBatchSize.Observe(float64(times))
 
 	start := time.Now()
@@ -147,12 +151,14 @@ func (s *server) handleRollAsync(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case errors.As(err, &failed):
 		span.SetAttributes(attribute.Int("async.failed_roll_index", failed.index))
+		span.RecordError(failed)
 		span.SetStatus(codes.Error, failed.Error())
 		s.log.ErrorContext(ctx, "async roll batch failed", "die_type", die, "times", times,
 			"failed_roll_index", failed.index, "error", failed.err.Error())
 		service.WriteError(w, http.StatusInternalServerError, fmt.Sprintf("rolling %s failed: %v", die, failed))
 	case err != nil:
 		s.log.InfoContext(ctx, "async roll batch cancelled", "die_type", die, "times", times, "error", err.Error())
+		service.WriteError(w, service.StatusClientClosedRequest, "client closed the request")
 	default:
 		total := 0
 		for _, v := range rolls {
@@ -193,9 +199,14 @@ func (s *server) lookup(ctx context.Context, w http.ResponseWriter, die string) 
 	switch {
 	case err == nil:
 		return spec, true
+	case ctx.Err() != nil:
+		// The client went away during the lookup: not the die-service's fault.
+		s.log.InfoContext(ctx, "request cancelled during the die lookup", "die_type", die)
+		service.WriteError(w, service.StatusClientClosedRequest, "client closed the request")
 	case errors.As(err, &unknown):
 		s.invalid(ctx, w, "die", unknown.Error())
 	case errors.As(err, &down):
+		trace.SpanFromContext(ctx).RecordError(down)
 		trace.SpanFromContext(ctx).SetStatus(codes.Error, down.Error())
 		s.log.ErrorContext(ctx, "die-service unavailable", "die_type", die, "status", down.status, "error", down.err.Error())
 		service.WriteError(w, http.StatusServiceUnavailable, fmt.Sprintf("cannot look up die %q: %v", die, down))

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -356,6 +357,10 @@ func TestFailingRoll(t *testing.T) {
 
 			server := env.rec.Span(t, "GET /roll")
 			assert.Equal(t, codes.Error, server.Status().Code)
+			// otelhttp resets the status message on a 5xx: the exception event keeps the reason.
+			require.NotEmpty(t, server.Events(), "the error is recorded on the span")
+			assert.Equal(t, "exception", server.Events()[0].Name)
+			assert.Contains(t, fmt.Sprint(server.Events()[0].Attributes), "the die rolled off the table")
 			assertAttrs(t, server, map[string]attribute.Value{
 				"die.type":  attribute.StringValue(tt.die),
 				"die.error": attribute.BoolValue(true),

@@ -20,9 +20,10 @@ type catalog struct {
 	log    *slog.Logger
 	maxAge time.Duration
 
-	mu      sync.Mutex
-	dice    []string
-	fetched time.Time
+	mu        sync.Mutex
+	dice      []string
+	fetched   time.Time
+	attempted time.Time
 }
 
 // List answers the known dice, asking the die-service when the copy is older
@@ -31,6 +32,9 @@ type catalog struct {
 func (c *catalog) List(ctx context.Context) ([]string, error) {
 	c.mu.Lock()
 	dice, fresh := c.dice, c.dice != nil && time.Since(c.fetched) < c.maxAge
+	if !fresh {
+		c.attempted = time.Now() // Known does not start a second fetch meanwhile
+	}
 	c.mu.Unlock()
 	if fresh {
 		return dice, nil
@@ -50,12 +54,23 @@ func (c *catalog) List(ctx context.Context) ([]string, error) {
 }
 
 // Known reports whether the last list fetched names die, and that list.
-// It never calls the die-service: a roll does not wait for the catalog.
-func (c *catalog) Known(die string) (known bool, dice []string) {
+// Once a list was fetched it never calls the die-service: a roll does not
+// wait for the catalog. Until then (the frontend started before the
+// die-service) it asks, at most once per retryEvery.
+func (c *catalog) Known(ctx context.Context, die string) (known bool, dice []string) {
+	c.mu.Lock()
+	retry := c.dice == nil && time.Since(c.attempted) >= retryEvery
+	c.mu.Unlock()
+	if retry {
+		_, _ = c.List(ctx)
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return slices.Contains(c.dice, die), c.dice
 }
+
+// retryEvery spaces the attempts to fetch a first list.
+const retryEvery = 5 * time.Second
 
 func (c *catalog) fetch(ctx context.Context) ([]string, error) {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)

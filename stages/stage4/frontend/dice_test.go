@@ -79,7 +79,7 @@ func TestCatalogAsksAgainWhenTheListIsOld(t *testing.T) {
 
 	assert.Equal(t, []string{"d20", "fair", "risky"}, dice)
 	assert.Equal(t, int32(2), ds.calls.Load())
-	known, _ := c.Known("d20")
+	known, _ := c.Known(t.Context(), "d20")
 	assert.True(t, known, "a die added to the die-service becomes known")
 }
 
@@ -95,7 +95,7 @@ func TestCatalogKeepsTheLastListWhenTheDieServiceFails(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "500")
 	assert.Equal(t, []string{"fair", "risky"}, dice, "the last list is still answered")
-	known, list := c.Known("risky")
+	known, list := c.Known(t.Context(), "risky")
 	assert.True(t, known)
 	assert.Equal(t, []string{"fair", "risky"}, list)
 	warnings := rec.LogsWithMessage(t, "die list unavailable")
@@ -112,19 +112,38 @@ func TestCatalogRefusesAnUnreadableList(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "unreadable die list")
 	assert.Empty(t, dice)
-	known, _ := c.Known("fair")
+	known, _ := c.Known(t.Context(), "fair")
 	assert.False(t, known)
 }
 
-func TestCatalogKnownNeverCallsTheDieService(t *testing.T) {
-	ds := newCountingDieService(t, http.StatusOK, fairAndRisky)
+func TestCatalogKnownAsksOnlyUntilAListArrives(t *testing.T) {
+	ds := newCountingDieService(t, http.StatusServiceUnavailable, `{"error":"starting"}`)
 	c, _ := newTestCatalog(t, ds.URL, time.Hour)
 
-	known, dice := c.Known("fair")
-
-	assert.False(t, known, "nothing was fetched yet")
+	// No list yet (the die-service is not up): Known asks, at most once per retryEvery.
+	known, dice := c.Known(t.Context(), "fair")
+	assert.False(t, known)
 	assert.Empty(t, dice)
-	assert.Zero(t, ds.calls.Load())
+	assert.Equal(t, int32(1), ds.calls.Load())
+	_, _ = c.Known(t.Context(), "fair")
+	assert.Equal(t, int32(1), ds.calls.Load(), "a second roll right after does not ask again")
+
+	// The die-service comes up; once the retry interval has passed, the next roll fetches the list.
+	ds.set(http.StatusOK, fairAndRisky)
+	c.mu.Lock()
+	c.attempted = time.Now().Add(-retryEvery)
+	c.mu.Unlock()
+	known, dice = c.Known(t.Context(), "fair")
+	assert.True(t, known)
+	assert.Equal(t, []string{"fair", "risky"}, dice)
+	assert.Equal(t, int32(2), ds.calls.Load())
+
+	// With a list, Known never calls the die-service, however old the list.
+	c.mu.Lock()
+	c.fetched = time.Now().Add(-24 * time.Hour)
+	c.mu.Unlock()
+	_, _ = c.Known(t.Context(), "risky")
+	assert.Equal(t, int32(2), ds.calls.Load())
 }
 
 // blockingTransport holds every request until released, and notes whether a
@@ -170,12 +189,12 @@ func TestCatalogKnownDoesNotWaitForASlowDieService(t *testing.T) {
 		t.Fatal("the catalog never asked the die-service")
 	}
 
-	known, _ := c.Known("fair")
+	known, _ := c.Known(t.Context(), "fair")
 	assert.False(t, known)
 	assert.False(t, rt.finished.Load(), "Known waited until the die-service answered (or the fetch timed out)")
 
 	close(rt.release)
 	require.NoError(t, <-listed)
-	known, _ = c.Known("fair")
+	known, _ = c.Known(t.Context(), "fair")
 	assert.True(t, known, "the list is known once the die-service answered")
 }

@@ -102,6 +102,11 @@ func Run(ctx context.Context, addr string, handler http.Handler, logger *slog.Lo
 	return shutdownErr
 }
 
+// StatusClientClosedRequest answers a request whose client went away before
+// the answer was ready (nginx's 499). Nobody reads it: it is there so the
+// request is counted as a 4xx, not as a success.
+const StatusClientClosedRequest = 499
+
 // WriteJSON answers v as JSON with the given status.
 func WriteJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
