@@ -25,5 +25,6 @@ lint: vet ## go vet, gofmt and staticcheck on every module
 workshop: ## build the workshop CLI into ./bin/workshop
 	go build -o bin/workshop ./workshop/cmd/workshop
 
-stage1 stage2 stage3 stage4: ## run stage N's services on this machine (Ctrl-C stops them)
-	@scripts/run-stage.sh $(@:stage%=%)
+stage1 stage2 stage3 stage4: ## run stage N on this machine with the telemetry viewer on :8190 (Ctrl-C stops it)
+	@go build -o bin/workshop ./workshop/cmd/workshop
+	@bin/workshop up $(@:stage%=%)

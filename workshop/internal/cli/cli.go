@@ -50,6 +50,9 @@ func init() {
 		{"diff", "N [FILE] [--stat] [--mine] [--tests]", "what stage N adds to stage N-1 (or, with --mine, what your exercise lacks)", runDiff},
 		{"hint", "N.M", "the next hint of exercise N.M", runHint},
 		{"doctor", "", "check Go, Docker and the ports, for pasting to the instructor", runDoctor},
+		{"up", "N [--exercise] [--break NAME] [--no-viewer]", "run stage N on this machine with the built-in telemetry viewer (Ctrl-C stops it)", runUp},
+		{"check", "N [DIR] [--runtime docker|local|auto] [--json]", "run your stage (exercises/stageN, or DIR) and check its API, metrics, spans and logs", runCheck},
+		{"grade", "DIR... [--stage N] [--csv|--json]", "check many learners' checkouts and print one table", runGrade},
 	}
 }
 

@@ -1,0 +1,416 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	goruntime "runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/go-o11y-workshop/kit/workshop/internal/breaks"
+	"github.com/go-o11y-workshop/kit/workshop/internal/otlp"
+	"github.com/go-o11y-workshop/kit/workshop/internal/repo"
+	"github.com/go-o11y-workshop/kit/workshop/internal/runtime"
+)
+
+func TestUpUsageErrors(t *testing.T) {
+	root := fixtureRepo(t)
+	tests := []struct {
+		args    []string
+		wantErr string
+	}{
+		{[]string{"up"}, "up needs one stage: workshop up 4"},
+		{[]string{"up", "9"}, "no stage 9; stages are 1–4"},
+		{[]string{"up", "1", "--break", "background-context"}, "break background-context applies to stage 4, not stage 1"},
+		{[]string{"up", "1", "--break", "no-propagator"}, "break no-propagator applies to stages 2–4, not stage 1"},
+		{[]string{"up", "4", "--break", "nope"}, `no break "nope"; valid: ` + strings.Join(breaks.Names(), ", ")},
+		{[]string{"up", "4", "--break", "no-flush", "--exercise"}, "does not combine with --exercise"},
+		{[]string{"up", "4", "--otlp-port", "70000"}, "--otlp-port 70000 is not a port"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			code, _, stderr := run(t, root, tt.args...)
+			assert.Equal(t, 2, code)
+			assert.Contains(t, stderr, tt.wantErr)
+		})
+	}
+}
+
+func TestUpExerciseNotThereYet(t *testing.T) {
+	code, _, stderr := run(t, fixtureRepo(t), "up", "3", "--exercise")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stderr, "exercises/stage3 does not exist yet")
+}
+
+func TestUpBreakList(t *testing.T) {
+	code, stdout, _ := run(t, fixtureRepo(t), "up", "--break", "list")
+	assert.Equal(t, 0, code)
+	for _, b := range breaks.All {
+		assert.Contains(t, stdout, b.Name+strings.Repeat(" ", 20-len(b.Name))+" "+b.StageRange())
+		assert.Contains(t, stdout, b.Summary)
+	}
+
+	_, stdout, _ = run(t, fixtureRepo(t), "up", "1", "--break", "list")
+	assert.NotContains(t, stdout, "no-propagator", "stage 1 has no propagation to break")
+	assert.Contains(t, stdout, "no-flush")
+}
+
+func TestUpOutput(t *testing.T) {
+	services, err := runtime.Layout(3)
+	require.NoError(t, err)
+	for _, tt := range []struct {
+		terminal bool
+		noColor  string
+		want     string
+	}{
+		{false, "", "frontend    | {\"message\":\"hi\"}\n"},
+		{true, "1", "frontend    | {\"message\":\"hi\"}\n"},
+		{true, "", "\x1b[35mfrontend    |\x1b[0m {\"message\":\"hi\"}\n"},
+	} {
+		t.Setenv("NO_COLOR", tt.noColor)
+		var buf bytes.Buffer
+		o := newUpOutput(&Env{Stdout: &buf, Terminal: tt.terminal}, services)
+		o.store = otlp.NewStore(otlp.DefaultLimits)
+		o.line("frontend", []byte(`{"message":"hi"}`))
+		assert.Equal(t, tt.want, buf.String())
+		logs := o.store.Logs("frontend", 0)
+		require.Len(t, logs, 1, "the line reaches the viewer's logs page")
+		assert.Equal(t, "hi", logs[0].Message)
+	}
+}
+
+func TestFlushedSpans(t *testing.T) {
+	before := map[string]int{"a": 2, "evicted": 5}
+	after := map[string]int{"a": 3, "b": 2}
+	assert.Equal(t, 3, flushedSpans(before, after))
+	assert.Equal(t, 0, flushedSpans(after, after))
+}
+
+// TestUp runs the real CLI as a subprocess, as `make stage1` does, and
+// signals it like a terminal's Ctrl-C.
+func TestUp(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the CLI and runs stage 1")
+	}
+	if goruntime.GOOS != "linux" {
+		t.Skip("finds the services' processes in /proc")
+	}
+	root, err := repo.Root(".")
+	require.NoError(t, err)
+	bin := buildWorkshop(t, root)
+
+	t.Run("runs stage 1 with the viewer and stops clean", func(t *testing.T) {
+		skipUnlessFree(t, 8100)
+		viewerPort, otlpPort := freePort(t), freePort(t)
+		p := startUp(t, bin, root, "up", "1", "--viewer-port", strconv.Itoa(viewerPort), "--otlp-port", strconv.Itoa(otlpPort))
+		viewerURL := "http://localhost:" + strconv.Itoa(viewerPort)
+		p.waitOutput(t, "Ctrl-C stops everything")
+		out := p.out.String()
+		assert.Contains(t, out, "dice-roller  http://localhost:8100")
+		assert.Contains(t, out, "viewer       "+viewerURL)
+		assert.Contains(t, out, "otlp         http://localhost:"+strconv.Itoa(otlpPort))
+		assert.Contains(t, out, `dice-roller | {"timestamp"`, "the service's lines are prefixed with its name")
+		services := childPIDs(p.cmd.Process.Pid)
+		require.Len(t, services, 1, "one service process: the dice-roller")
+
+		assert.Equal(t, http.StatusOK, get(t, "http://127.0.0.1:8100/roll?die=fair").status)
+		assert.Eventually(t, func() bool { return strings.Contains(get(t, viewerURL+"/").body, "GET /roll") },
+			30*time.Second, 100*time.Millisecond, "the viewer lists the trace")
+		assert.Eventually(t, func() bool { return strings.Contains(get(t, viewerURL+"/logs").body, "roll result") },
+			30*time.Second, 100*time.Millisecond, "the viewer shows the service's log line")
+
+		require.NoError(t, p.cmd.Process.Signal(os.Interrupt))
+		assert.Equal(t, 0, p.wait(t), p.out.String())
+		assert.Contains(t, p.out.String(), "stopped; nothing left running")
+		for _, pid := range services {
+			assert.ErrorIs(t, syscall.Kill(pid, 0), syscall.ESRCH, "the dice-roller (pid %d) is gone", pid)
+		}
+		assertFree(t, ":8100", "127.0.0.1:"+strconv.Itoa(viewerPort), "0.0.0.0:"+strconv.Itoa(otlpPort))
+	})
+
+	t.Run("a taken service port stops it before anything runs", func(t *testing.T) {
+		held, err := net.Listen("tcp", ":8100")
+		if err != nil {
+			t.Skipf("port 8100 is in use on this machine (%v)", err)
+		}
+		defer held.Close()
+		viewerPort, otlpPort := freePort(t), freePort(t)
+		p := startUp(t, bin, root, "up", "1", "--viewer-port", strconv.Itoa(viewerPort), "--otlp-port", strconv.Itoa(otlpPort))
+		assert.Equal(t, 1, p.wait(t))
+		out := p.out.String()
+		assert.Contains(t, out, "port 8100 of the dice-roller is already in use")
+		assert.NotContains(t, out, "building", "nothing was built or started")
+		assertFree(t, "127.0.0.1:"+strconv.Itoa(viewerPort), "0.0.0.0:"+strconv.Itoa(otlpPort))
+	})
+
+	t.Run("a taken OTLP port gets the telemetry and the viewer is skipped", func(t *testing.T) {
+		skipUnlessFree(t, 8100)
+		// Another receiver (the Docker stack's Alloy, say) holds the port.
+		store := otlp.NewStore(otlp.DefaultLimits)
+		var posts atomic.Int32
+		receiver := otlp.NewReceiver(store)
+		ln, err := net.Listen("tcp", "0.0.0.0:0")
+		require.NoError(t, err)
+		ctx, cancel := context.WithCancel(context.Background())
+		served := make(chan error, 1)
+		go func() {
+			served <- otlp.Serve(ctx, ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.Method == http.MethodPost && r.URL.Path == otlp.TracesPath {
+					posts.Add(1)
+				}
+				receiver.ServeHTTP(w, r)
+			}))
+		}()
+		defer func() { cancel(); <-served }()
+		otlpPort := ln.Addr().(*net.TCPAddr).Port
+		viewerPort := freePort(t)
+
+		p := startUp(t, bin, root, "up", "1", "--viewer-port", strconv.Itoa(viewerPort), "--otlp-port", strconv.Itoa(otlpPort))
+		p.waitOutput(t, "Ctrl-C stops everything")
+		out := p.out.String()
+		assert.Contains(t, out, "port "+strconv.Itoa(otlpPort)+" is already taken (the Docker stack's Alloy?): "+
+			"the services send their telemetry there, and the built-in viewer is off.")
+		assert.NotContains(t, out, "viewer       http")
+		assertFree(t, "127.0.0.1:"+strconv.Itoa(viewerPort)) // no viewer listening
+
+		assert.Equal(t, http.StatusOK, get(t, "http://127.0.0.1:8100/roll?die=fair").status)
+		wait, cancelWait := context.WithTimeout(t.Context(), 30*time.Second)
+		defer cancelWait()
+		require.NoError(t, store.WaitFor(wait, func(s *otlp.Store) bool {
+			for _, tr := range s.Traces(0) {
+				if r := tr.Root(); r.Service == "dice-roller" && r.Name == "GET /roll" {
+					return true
+				}
+			}
+			return false
+		}), "the dice-roller's span reaches the receiver that holds the port")
+		assert.Positive(t, posts.Load())
+
+		require.NoError(t, p.cmd.Process.Signal(os.Interrupt))
+		assert.Equal(t, 0, p.wait(t), p.out.String())
+		assertFree(t, ":8100")
+	})
+}
+
+// buildWorkshop builds the CLI into a temporary folder, with the race
+// detector when the test has it.
+func buildWorkshop(t *testing.T, root string) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "workshop")
+	args := []string{"build", "-o", bin}
+	if raceEnabled() {
+		args = append(args, "-race")
+	}
+	cmd := exec.Command("go", append(args, "./cmd/workshop")...)
+	cmd.Dir = filepath.Join(root, "workshop")
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "building the workshop CLI:\n%s", out)
+	return bin
+}
+
+func raceEnabled() bool {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return false
+	}
+	for _, s := range info.Settings {
+		if s.Key == "-race" {
+			return s.Value == "true"
+		}
+	}
+	return false
+}
+
+// upProcess is a running `workshop up`.
+type upProcess struct {
+	cmd  *exec.Cmd
+	out  *watchedBuffer
+	done chan struct{}
+	err  error // of Wait, once done is closed
+}
+
+// startUp starts the CLI in a process group of its own. If the test ends
+// early, cleanup interrupts it as Ctrl-C would, and kills it, and the
+// services it started, if that does not stop them.
+func startUp(t *testing.T, bin, root string, args ...string) *upProcess {
+	t.Helper()
+	p := &upProcess{out: newWatchedBuffer(), done: make(chan struct{})}
+	p.cmd = exec.Command(bin, args...)
+	p.cmd.Env = append(os.Environ(), "WORKSHOP_ROOT="+root, "NO_COLOR=1")
+	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	require.NoError(t, p.cmd.Start())
+	go func() {
+		p.err = p.cmd.Wait()
+		close(p.done)
+	}()
+	pid := p.cmd.Process.Pid
+	t.Cleanup(func() {
+		select {
+		case <-p.done:
+			return
+		default:
+		}
+		children := childPIDs(pid)
+		_ = p.cmd.Process.Signal(os.Interrupt)
+		select {
+		case <-p.done:
+		case <-time.After(20 * time.Second):
+			_ = syscall.Kill(-pid, syscall.SIGKILL)
+			for _, c := range children {
+				_ = syscall.Kill(-c, syscall.SIGKILL)
+			}
+			<-p.done
+		}
+		t.Logf("workshop output:\n%s", p.out.String())
+	})
+	return p
+}
+
+// waitOutput waits until the output holds s, or fails the test.
+func (p *upProcess) waitOutput(t *testing.T, s string) {
+	t.Helper()
+	// Generous: the first run builds the stage, on a busy machine.
+	deadline := time.After(3 * time.Minute)
+	for {
+		changed := p.out.Changed()
+		if strings.Contains(p.out.String(), s) {
+			return
+		}
+		select {
+		case <-changed:
+		case <-p.done:
+			require.Contains(t, p.out.String(), s, "workshop exited (%v)", p.err)
+			return
+		case <-deadline:
+			require.FailNow(t, "workshop never printed "+strconv.Quote(s), p.out.String())
+		}
+	}
+}
+
+// wait waits for the process to exit and returns its status.
+func (p *upProcess) wait(t *testing.T) int {
+	t.Helper()
+	select {
+	case <-p.done:
+	case <-time.After(3 * time.Minute):
+		require.FailNow(t, "workshop did not exit", p.out.String())
+	}
+	if exit, ok := errors.AsType[*exec.ExitError](p.err); ok {
+		return exit.ExitCode()
+	}
+	require.NoError(t, p.err)
+	return 0
+}
+
+// watchedBuffer is an output buffer that tells when it grows.
+type watchedBuffer struct {
+	mu      sync.Mutex
+	buf     bytes.Buffer
+	changed chan struct{}
+}
+
+func newWatchedBuffer() *watchedBuffer { return &watchedBuffer{changed: make(chan struct{})} }
+
+func (b *watchedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	close(b.changed)
+	b.changed = make(chan struct{})
+	return b.buf.Write(p)
+}
+
+func (b *watchedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// Changed is closed at the next write.
+func (b *watchedBuffer) Changed() <-chan struct{} {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.changed
+}
+
+// childPIDs lists the processes whose parent is pid, from /proc.
+func childPIDs(pid int) []int {
+	dirs, _ := filepath.Glob("/proc/[0-9]*/stat")
+	var out []int
+	for _, f := range dirs {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...; comm may hold spaces and parentheses.
+		s := string(data)
+		fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+		if len(fields) > 1 && fields[1] == strconv.Itoa(pid) {
+			if n, err := strconv.Atoi(filepath.Base(filepath.Dir(f))); err == nil {
+				out = append(out, n)
+			}
+		}
+	}
+	return out
+}
+
+type response struct {
+	status int
+	body   string
+}
+
+func get(t *testing.T, url string) response {
+	t.Helper()
+	client := &http.Client{Timeout: 10 * time.Second}
+	resp, err := client.Get(url)
+	if err != nil {
+		return response{}
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return response{resp.StatusCode, string(body)}
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+func skipUnlessFree(t *testing.T, port int) {
+	t.Helper()
+	ln, err := net.Listen("tcp", ":"+strconv.Itoa(port))
+	if err != nil {
+		t.Skipf("port %d, which `workshop up` uses, is in use on this machine (%v)", port, err)
+	}
+	ln.Close()
+}
+
+// assertFree asserts that nothing listens on the addresses any more.
+func assertFree(t *testing.T, addrs ...string) {
+	t.Helper()
+	for _, addr := range addrs {
+		ln, err := net.Listen("tcp", addr)
+		if assert.NoError(t, err, "%s is still held", addr) {
+			ln.Close()
+		}
+	}
+}
