@@ -13,7 +13,7 @@ import (
 //
 //	go test -run '^$' -bench Check4 -benchtime 1x ./internal/check/
 func BenchmarkCheck4(b *testing.B) {
-	dir := referenceDir(&testing.T{}, 4)
+	dir := referenceDir(b, 4)
 	runtimes := []string{"local"}
 	if _, err := runtime.DetectEngine(b.Context()); err == nil {
 		runtimes = append(runtimes, "docker")

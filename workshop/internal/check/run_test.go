@@ -61,7 +61,7 @@ var fixtures = []fixture{
 		Old: "defer s.metrics.asyncInProgress.Dec()", New: "// (the gauge is never decremented)"}}},
 }
 
-func referenceDir(t *testing.T, stage int) string {
+func referenceDir(t testing.TB, stage int) string {
 	t.Helper()
 	root, err := repo.Root(".")
 	require.NoError(t, err)

@@ -31,27 +31,47 @@ func Build(ctx context.Context, dir string, services []Service, target Target, o
 	if _, err := os.Stat(filepath.Join(dir, "go.mod")); err != nil {
 		return nil, fmt.Errorf("%s is not a stage module (no go.mod there)", dir)
 	}
-	bins := map[string]string{}
+	pkgs := make([]string, 0, len(services))
 	for _, s := range services {
 		if _, err := os.Stat(filepath.Join(dir, s.Name)); err != nil {
 			return nil, &BuildError{Service: s.Name, Output: fmt.Sprintf("the folder %s/ is missing from %s", s.Name, dir)}
 		}
+		pkgs = append(pkgs, "./"+s.Name)
+	}
+	// One go build for every service: the packages they share compile once,
+	// and in parallel.
+	args := append([]string{"build", "-trimpath", "-o", outDir + string(filepath.Separator)}, pkgs...)
+	cmd := exec.CommandContext(ctx, "go", args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOWORK=off", "GOOS="+target.GOOS, "GOARCH="+target.GOARCH)
+	var output bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &output, &output
+	if err := cmd.Run(); err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, &BuildError{Service: failingService(output.String(), services), Output: output.String()}
+	}
+	bins := map[string]string{}
+	for _, s := range services {
 		out := filepath.Join(outDir, s.Name)
 		if target.GOOS == "windows" {
 			out += ".exe"
 		}
-		cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", out, "./"+s.Name)
-		cmd.Dir = dir
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOWORK=off", "GOOS="+target.GOOS, "GOARCH="+target.GOARCH)
-		var output bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &output, &output
-		if err := cmd.Run(); err != nil {
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
-			}
-			return nil, &BuildError{Service: s.Name, Output: output.String()}
-		}
 		bins[s.Name] = out
 	}
 	return bins, nil
+}
+
+// failingService names the service whose code the compiler complained about
+// (a shared package's error is named after the first service).
+func failingService(output string, services []Service) string {
+	for _, line := range strings.Split(output, "\n") {
+		for _, s := range services {
+			if strings.HasPrefix(line, s.Name+"/") || strings.HasPrefix(line, "# ") && strings.HasSuffix(line, "/"+s.Name) {
+				return s.Name
+			}
+		}
+	}
+	return services[0].Name
 }

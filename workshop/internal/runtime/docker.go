@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -49,6 +50,7 @@ type DockerSystem struct {
 	services   []Service
 	network    *testcontainers.DockerNetwork
 	containers []*testcontainers.DockerContainer
+	images     []string
 	urls       map[string]string
 	writers    []*lineWriter
 	tmpDir     string
@@ -169,11 +171,30 @@ func StartDocker(ctx context.Context, o DockerOptions) (_ *DockerSystem, err err
 		buildLog = io.Discard
 	}
 
+	// The images are built here rather than by testcontainers' FromDockerfile,
+	// which takes several seconds more per image on some engines.
+	cli, err := testcontainers.NewDockerClientWithOpts(ctx)
+	if err != nil {
+		return nil, noEngine(err)
+	}
+	defer cli.Close()
+	// The engine builds the images concurrently: each takes a while to commit.
 	for _, s := range services {
-		archive, err := buildContext(bins[s.Name], s.Name)
-		if err != nil {
-			return nil, err
-		}
+		sys.images = append(sys.images, fmt.Sprintf("workshop.local/%s:stage%d-%d", s.Name, o.Stage, os.Getpid()))
+	}
+	buildErrs := make([]error, len(services))
+	var wg sync.WaitGroup
+	for i, s := range services {
+		wg.Go(func() {
+			buildErrs[i] = buildImage(ctx, cli, bins[s.Name], s.Name, sys.images[i], labels, buildLog)
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(buildErrs...); err != nil {
+		return nil, err
+	}
+
+	for _, s := range services {
 		lw := &lineWriter{fn: func(line []byte) {
 			if o.Output != nil {
 				o.Output(s.Name, line)
@@ -181,17 +202,7 @@ func StartDocker(ctx context.Context, o DockerOptions) (_ *DockerSystem, err err
 		}}
 		sys.writers = append(sys.writers, lw)
 		port := strconv.Itoa(s.Port) + "/tcp"
-		c, err := testcontainers.Run(ctx, "",
-			testcontainers.WithDockerfile(testcontainers.FromDockerfile{
-				ContextArchive: archive,
-				Dockerfile:     "Dockerfile",
-				Repo:           "workshop.local/" + s.Name,
-				Tag:            fmt.Sprintf("stage%d-%d", o.Stage, os.Getpid()),
-				BuildLogWriter: buildLog,
-				BuildOptionsModifier: func(b *client.ImageBuildOptions) {
-					b.Labels = labels
-				},
-			}),
+		c, err := testcontainers.Run(ctx, sys.images[len(sys.containers)],
 			testcontainers.WithLabels(labels),
 			testcontainers.WithEnv(envMap(env)),
 			testcontainers.WithExposedPorts(port),
@@ -222,6 +233,38 @@ func StartDocker(ctx context.Context, o DockerOptions) (_ *DockerSystem, err err
 type consumer struct{ w *lineWriter }
 
 func (c consumer) Accept(l testcontainers.Log) { _, _ = c.w.Write(l.Content) }
+
+// buildImage builds a FROM scratch image holding the binary, with labels, and
+// reports the engine's build error if there is one.
+func buildImage(ctx context.Context, cli *testcontainers.DockerClient, binary, name, tag string, labels map[string]string, log io.Writer) error {
+	archive, err := buildContext(binary, name)
+	if err != nil {
+		return err
+	}
+	resp, err := cli.ImageBuild(ctx, archive, client.ImageBuildOptions{
+		Tags: []string{tag}, Dockerfile: "Dockerfile", Labels: labels, Remove: true, ForceRemove: true,
+	})
+	if err != nil {
+		return fmt.Errorf("building the image of %s: %w", name, err)
+	}
+	defer resp.Body.Close()
+	dec := json.NewDecoder(resp.Body)
+	for {
+		var msg struct {
+			Stream string `json:"stream"`
+			Error  string `json:"error"`
+		}
+		if err := dec.Decode(&msg); err == io.EOF {
+			return nil
+		} else if err != nil {
+			return fmt.Errorf("building the image of %s: %w", name, err)
+		}
+		if msg.Error != "" {
+			return fmt.Errorf("building the image of %s: %s", name, msg.Error)
+		}
+		_, _ = io.WriteString(log, msg.Stream)
+	}
+}
 
 // buildContext is the tar the engine builds from: a Dockerfile and the
 // binary, nothing else (so no base image, no pull).
@@ -272,12 +315,24 @@ func (d *DockerSystem) Stop(ctx context.Context) error {
 	var errs []error
 	for i := len(d.containers) - 1; i >= 0; i-- {
 		c := d.containers[i]
-		// Terminate removes the image too: it was built without KeepImage.
 		if err := testcontainers.TerminateContainer(c, testcontainers.StopContext(ctx), testcontainers.StopTimeout(15*time.Second)); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	d.containers = nil
+	if len(d.images) > 0 {
+		if cli, err := testcontainers.NewDockerClientWithOpts(ctx); err == nil {
+			for _, img := range d.images {
+				if _, err := cli.ImageRemove(ctx, img, client.ImageRemoveOptions{Force: true, PruneChildren: true}); err != nil {
+					errs = append(errs, err)
+				}
+			}
+			cli.Close()
+		} else {
+			errs = append(errs, err)
+		}
+		d.images = nil
+	}
 	for _, w := range d.writers {
 		w.Flush()
 	}

@@ -66,15 +66,23 @@ func SetupOTelSDK(ctx context.Context, serviceName string, logger *slog.Logger) 
 
 	tp := sdktrace.NewTracerProvider(
 		sdktrace.WithResource(res),
-		// The batcher exports in the background from a bounded queue: a slow or
-		// dead collector drops spans instead of slowing requests or growing memory.
-		sdktrace.WithBatcher(exporter,
-			sdktrace.WithBatchTimeout(time.Second),
-			sdktrace.WithMaxQueueSize(2048),
-		),
+		// The batcher exports in the background from a bounded queue (2048
+		// spans by default): a slow or dead collector drops spans instead of
+		// slowing requests or growing memory.
+		sdktrace.WithBatcher(exporter, batchOptions()...),
 	)
 	otel.SetTracerProvider(tp)
 	return tp.Shutdown, nil
+}
+
+// batchOptions exports every second (the SDK's default, 5 s, is a long wait
+// in a workshop) unless OTEL_BSP_SCHEDULE_DELAY is set: an option given in
+// code would override the variable.
+func batchOptions() []sdktrace.BatchSpanProcessorOption {
+	if os.Getenv("OTEL_BSP_SCHEDULE_DELAY") != "" {
+		return nil
+	}
+	return []sdktrace.BatchSpanProcessorOption{sdktrace.WithBatchTimeout(time.Second)}
 }
 
 // exporterOptions sends to the workshop's local receiver (plain HTTP on
