@@ -105,3 +105,19 @@ func TestChooseStyle(t *testing.T) {
 	_, err := ChooseStyle(Output{Style: "neon"})
 	assert.ErrorContains(t, err, `unknown style "neon"; valid: dark, light, notty, ascii`)
 }
+
+// TestReadmeIndexesEveryStep keeps README.md's lesson index true.
+func TestReadmeIndexesEveryStep(t *testing.T) {
+	root, err := repo.Root(".")
+	require.NoError(t, err)
+	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
+	require.NoError(t, err)
+	stages, err := LoadAll(root)
+	require.NoError(t, err)
+	for _, s := range stages {
+		assert.Contains(t, string(readme), fmt.Sprintf("**Stage %d: %s** ([overview](stages/stage%d/lesson/%s))", s.Number, s.Title, s.Number, s.Overview))
+		for _, step := range s.Steps {
+			assert.Contains(t, string(readme), fmt.Sprintf("- %s [%s](stages/stage%d/lesson/%s)", step.ID, step.Title, s.Number, step.File))
+		}
+	}
+}
