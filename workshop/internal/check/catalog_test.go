@@ -134,3 +134,23 @@ func TestEvaluateSurvivesAPanickingCheck(t *testing.T) {
 	assert.False(t, out.Passed)
 	assert.Contains(t, out.Err, "boom")
 }
+
+// TestManifestsListTheChecksOfEachStep: a step's `checks` in lesson.toml are
+// exactly the checks of its stage that point back at it.
+func TestManifestsListTheChecksOfEachStep(t *testing.T) {
+	root, err := repo.Root(".")
+	require.NoError(t, err)
+	for n := 1; n <= 4; n++ {
+		l, err := lesson.Load(root, n)
+		require.NoError(t, err)
+		want := map[string][]string{}
+		for _, c := range Catalog(n) {
+			if stage, _ := lesson.SplitID(c.Step); stage == n {
+				want[c.Step] = append(want[c.Step], c.ID)
+			}
+		}
+		for _, step := range l.Steps {
+			assert.ElementsMatch(t, want[step.ID], step.Checks, "lesson.toml of stage %d, step %s: checks", n, step.ID)
+		}
+	}
+}

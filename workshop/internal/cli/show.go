@@ -77,5 +77,9 @@ func navigation(s *lesson.Stage, cur *lesson.Step) string {
 	if cur.Exercise != "" {
 		parts = append(parts, fmt.Sprintf("Stuck? workshop hint %s", cur.Exercise))
 	}
-	return strings.Join(parts, "   ·   ")
+	footer := strings.Join(parts, "   ·   ")
+	if len(cur.Checks) > 0 {
+		footer += fmt.Sprintf("\nChecked by workshop check %d: %s", s.Number, strings.Join(cur.Checks, ", "))
+	}
+	return footer
 }

@@ -29,10 +29,11 @@ type Stage struct {
 
 // Step is one numbered step of a lesson.
 type Step struct {
-	ID       string `toml:"id"`
-	Title    string `toml:"title"`
-	File     string `toml:"file"`
-	Exercise string `toml:"exercise"`
+	ID       string   `toml:"id"`
+	Title    string   `toml:"title"`
+	File     string   `toml:"file"`
+	Exercise string   `toml:"exercise"`
+	Checks   []string `toml:"checks"` // ids of `workshop check N` checks about this step
 }
 
 // Exercise is code the learner writes in a step.
