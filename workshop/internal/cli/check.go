@@ -27,9 +27,9 @@ func runCheck(env *Env, args []string) error {
 	if len(rest) == 0 || len(rest) > 2 {
 		return usagef("check needs a stage and optionally a folder: workshop check 4, workshop check 4 stages/stage4")
 	}
-	n, err := repo.ParseStage(rest[0])
+	n, err := stageArg(rest[0])
 	if err != nil {
-		return usageError{err.Error()}
+		return err
 	}
 	switch *rt {
 	case "docker", "local", "auto":

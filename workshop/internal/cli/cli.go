@@ -33,6 +33,25 @@ func (e *Env) output(style string) lesson.Output {
 
 func (e *Env) root() (string, error) { return repo.Root(e.Dir) }
 
+// stageArg reads a stage number argument; a bad one is a usage error.
+func stageArg(arg string) (int, error) {
+	n, err := repo.ParseStage(arg)
+	if err != nil {
+		return 0, usageError{err.Error()}
+	}
+	return n, nil
+}
+
+// stageAndRoot reads a stage number argument and finds the checkout.
+func (e *Env) stageAndRoot(arg string) (int, string, error) {
+	n, err := stageArg(arg)
+	if err != nil {
+		return 0, "", err
+	}
+	root, err := e.root()
+	return n, root, err
+}
+
 // verb is one subcommand.
 type verb struct {
 	name    string

@@ -21,11 +21,7 @@ func runDiff(env *Env, args []string) error {
 	if len(rest) == 0 || len(rest) > 2 {
 		return usagef("diff needs a stage and optionally a file: workshop diff 4, workshop diff 4 dice-roller/batch.go")
 	}
-	n, err := repo.ParseStage(rest[0])
-	if err != nil {
-		return usageError{err.Error()}
-	}
-	root, err := env.root()
+	n, root, err := env.stageAndRoot(rest[0])
 	if err != nil {
 		return err
 	}

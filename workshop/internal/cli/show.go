@@ -5,7 +5,6 @@ import (
 	"strings"
 
 	"github.com/go-o11y-workshop/kit/workshop/internal/lesson"
-	"github.com/go-o11y-workshop/kit/workshop/internal/repo"
 )
 
 func runShow(env *Env, args []string) error {
@@ -18,11 +17,7 @@ func runShow(env *Env, args []string) error {
 	if len(rest) == 0 || len(rest) > 2 {
 		return usagef("show needs a stage and optionally a step: workshop show 4, workshop show 4 2")
 	}
-	n, err := repo.ParseStage(rest[0])
-	if err != nil {
-		return usageError{err.Error()}
-	}
-	root, err := env.root()
+	n, root, err := env.stageAndRoot(rest[0])
 	if err != nil {
 		return err
 	}

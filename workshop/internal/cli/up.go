@@ -52,9 +52,9 @@ func runUp(env *Env, args []string) error {
 	if len(rest) != 1 {
 		return usagef("up needs one stage: workshop up 4")
 	}
-	n, err := repo.ParseStage(rest[0])
+	n, err := stageArg(rest[0])
 	if err != nil {
-		return usageError{err.Error()}
+		return err
 	}
 	for flag, port := range map[string]int{"--viewer-port": *viewerPort, "--otlp-port": *otlpPort} {
 		if port < 1 || port > 65535 {
