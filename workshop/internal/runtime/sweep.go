@@ -16,9 +16,11 @@ type Leftovers struct{ Containers, Networks, Images int }
 
 // Sweep removes the containers, networks and images that earlier runs left
 // behind: those carrying Label whose CLI process is gone (killed before it
-// could clean up). With all set it removes every labelled object, including
-// those of live runs (tests use it to prove nothing is left).
-func Sweep(ctx context.Context, all bool) (Leftovers, error) {
+// could clean up). With own set it removes instead what this very process
+// created and still has (tests use it to prove nothing is left); it never
+// touches the objects of another live process, such as a check running in
+// parallel.
+func Sweep(ctx context.Context, own bool) (Leftovers, error) {
 	prepareTestcontainers()
 	var found Leftovers
 	cli, err := testcontainers.NewDockerClientWithOpts(ctx)
@@ -26,9 +28,17 @@ func Sweep(ctx context.Context, all bool) (Leftovers, error) {
 		return found, noEngine(err)
 	}
 	defer cli.Close()
+	self := strconv.Itoa(os.Getpid())
 	stale := func(labels map[string]string) bool {
 		v, ok := labels[Label]
-		return ok && (all || !processAlive(v))
+		switch {
+		case !ok:
+			return false
+		case own:
+			return v == self
+		default:
+			return !processAlive(v)
+		}
 	}
 	filter := make(client.Filters).Add("label", Label)
 	var errs []error
