@@ -66,8 +66,13 @@ func main() {
 
 	logger.Info("frontend started", "port", cfg.port, "dice_roller_url", cfg.diceRollerURL,
 		"die_service_url", cfg.dieServiceURL)
-	// Fill the dropdown's list now if the die-service is up; the page retries.
-	go func() { _, _ = srv.catalog.List(ctx) }()
+	// Fill the dropdown's list now if the die-service is up; rolls retry.
+	// The fetch has a span of its own, so its log line links to its trace.
+	go func() {
+		ctx, span := tel.Tracer(serviceName).Start(ctx, "load die list")
+		defer span.End()
+		_, _ = srv.catalog.List(ctx)
+	}()
 
 	addr := ":" + strconv.Itoa(cfg.port)
 	if err := service.Run(ctx, addr, srv.routes(), logger, cfg.shutdownTimeout, shutdownOTel); err != nil {
