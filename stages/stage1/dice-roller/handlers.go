@@ -62,10 +62,14 @@ func (s *server) handleIndex(w http.ResponseWriter, _ *http.Request) {
 // handleRoll rolls one die: GET /roll?die=fair → {"roll": 4}.
 func (s *server) handleRoll(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
+	// exercise 1.3: begin
 	span := trace.SpanFromContext(ctx)
+	// exercise 1.3: end
 	die := r.URL.Query().Get("die")
 	s.log.InfoContext(ctx, "roll request received", "die_type", die)
+	// exercise 1.3: begin
 	span.SetAttributes(attribute.String("die.type", die))
+	// exercise 1.3: end
 
 	if die == "" {
 		s.invalid(ctx, w, "die", errMissingDie.Error())
@@ -79,12 +83,16 @@ func (s *server) handleRoll(w http.ResponseWriter, r *http.Request) {
 	value, err := s.roller.roll(ctx, spec)
 	switch {
 	case errors.Is(err, errRollFailed):
+		// exercise 1.5: begin
 		s.metrics.rolls.WithLabelValues(die, resultError).Inc()
+		// exercise 1.5: end
+		// exercise 1.3: begin
 		span.SetAttributes(attribute.Bool("die.error", true))
 		// otelhttp sets the status again (without a message) for a 5xx: the
 		// recorded error event is what keeps the reason on the span.
 		span.RecordError(err)
 		span.SetStatus(codes.Error, err.Error())
+		// exercise 1.3: end
 		s.log.ErrorContext(ctx, "roll failed", "die_type", die, "error", err.Error())
 		service.WriteError(w, http.StatusInternalServerError, fmt.Sprintf("rolling %s failed: %v", die, err))
 	case err != nil:
@@ -92,9 +100,13 @@ func (s *server) handleRoll(w http.ResponseWriter, r *http.Request) {
 		s.log.InfoContext(ctx, "roll cancelled", "die_type", die, "error", err.Error())
 		service.WriteError(w, service.StatusClientClosedRequest, "client closed the request")
 	default:
+		// exercise 1.5: begin
 		s.metrics.rolls.WithLabelValues(die, resultSuccess).Inc()
 		telemetry.Observe(ctx, s.metrics.rollValue.WithLabelValues(die), float64(value))
+		// exercise 1.5: end
+		// exercise 1.3: begin
 		span.SetAttributes(attribute.Int("die.result", value), attribute.Bool("die.error", false))
+		// exercise 1.3: end
 		s.log.InfoContext(ctx, "roll result", "die_type", die, "roll_value", value)
 		service.WriteJSON(w, http.StatusOK, map[string]int{"roll": value})
 	}

@@ -87,17 +87,21 @@ func (s *server) handleRoll(w http.ResponseWriter, r *http.Request) {
 // with its status and body, recording the answer and the time it took.
 func (s *server) relay(w http.ResponseWriter, r *http.Request, die, path string, query url.Values) {
 	ctx := r.Context()
+	// exercise 2.4: begin
 	start := time.Now()
 	span := trace.SpanFromContext(ctx)
 	span.SetAttributes(attribute.String("die.type", die))
+	// exercise 2.4: end
 	s.log.InfoContext(ctx, "roll requested", "die_type", die, "path", path)
 
 	known := slices.Contains(s.dice, die)
+	// exercise 2.4: begin
 	label := "unknown"
 	if known {
 		label = die
 	}
 	s.metrics.clicks.WithLabelValues(label).Inc()
+	// exercise 2.4: end
 
 	var status int
 	var body []byte
@@ -110,8 +114,10 @@ func (s *server) relay(w http.ResponseWriter, r *http.Request, die, path string,
 		status, body = s.callDiceRoller(ctx, die, path, query)
 	}
 
+	// exercise 2.4: begin
 	s.metrics.requests.WithLabelValues(label, strconv.Itoa(status)).Inc()
 	telemetry.Observe(ctx, s.metrics.duration.WithLabelValues(label), time.Since(start).Seconds())
+	// exercise 2.4: end
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
@@ -121,9 +127,13 @@ func (s *server) relay(w http.ResponseWriter, r *http.Request, die, path string,
 // becomes a child of this client span, and relays its status and body. A
 // dice-roller that cannot be reached is a 502.
 func (s *server) callDiceRoller(ctx context.Context, die, path string, query url.Values) (int, []byte) {
+	// exercise 2.4: begin
 	span := trace.SpanFromContext(ctx)
+	// exercise 2.4: end
 	target := s.diceRollerURL + path + "?" + query.Encode()
+	// exercise 2.4: begin
 	span.SetAttributes(attribute.String("backend.url", target))
+	// exercise 2.4: end
 
 	status, body, err := s.get(ctx, target)
 	switch {
@@ -132,8 +142,10 @@ func (s *server) callDiceRoller(ctx context.Context, die, path string, query url
 		s.log.InfoContext(ctx, "roll abandoned by the client", "die_type", die)
 		return service.StatusClientClosedRequest, errorJSON("client closed the request")
 	case err != nil:
+		// exercise 2.4: begin
 		span.RecordError(err)
 		span.SetStatus(codes.Error, err.Error())
+		// exercise 2.4: end
 		s.log.ErrorContext(ctx, "backend failed", "die_type", die, "backend_url", s.diceRollerURL, "error", err.Error())
 		msg := fmt.Sprintf("dice-roller unavailable at %s: %v", s.diceRollerURL, err)
 		if isTimeout(err) {
@@ -141,13 +153,18 @@ func (s *server) callDiceRoller(ctx context.Context, die, path string, query url
 		}
 		return http.StatusBadGateway, errorJSON(msg)
 	}
+	// exercise 2.4: begin
 	span.SetAttributes(attribute.Int("backend.status_code", status))
+	// exercise 2.4: end
 	s.log.InfoContext(ctx, "backend answered", "die_type", die, "backend_status", status)
 	return status, body
 }
 
 func (s *server) get(ctx context.Context, target string) (int, []byte, error) {
+	// exercise 2.2: begin
+	// exercise 2.2: stub: req, err := http.NewRequest(http.MethodGet, target, nil)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
+	// exercise 2.2: end
 	if err != nil {
 		return 0, nil, err
 	}

@@ -13,8 +13,11 @@ type metrics struct {
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
+	// exercise 2.4: begin
 	f := promauto.With(reg)
+	// exercise 2.4: end
 	return &metrics{
+		// exercise 2.4: begin
 		// die_type is one of knownDice, or "unknown".
 		clicks: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "frontend_button_clicks_total",
@@ -29,5 +32,6 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help:    "Time to answer a roll request, dice-roller included.",
 			Buckets: prometheus.DefBuckets,
 		}, []string{"die_type"}),
+		// exercise 2.4: end
 	}
 }

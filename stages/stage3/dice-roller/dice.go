@@ -54,15 +54,20 @@ type dieService struct {
 
 // lookup asks the die-service for a die's specification.
 func (d *dieService) lookup(ctx context.Context, die string) (Die, error) {
+	// exercise 3.2: begin
+	// exercise 3.2: stub: lookupCtx := ctx
 	lookupCtx, cancel := context.WithTimeout(ctx, d.timeout)
 	defer cancel()
 	start := time.Now()
+	// exercise 3.2: end
 
 	spec, status, err := d.fetch(lookupCtx, die)
 	if ctx.Err() != nil {
 		return Die{}, ctx.Err() // the caller left: the lookup has no outcome to count
 	}
 
+	// exercise 3.2: begin
+	// exercise 3.2: stub: _ = status
 	// The identifier label is the die only once the die-service vouched for it.
 	label := "unknown"
 	if status == lookupSuccess {
@@ -70,12 +75,16 @@ func (d *dieService) lookup(ctx context.Context, die string) (Die, error) {
 	}
 	d.metrics.dieServiceRequests.WithLabelValues(label, status).Inc()
 	telemetry.Observe(ctx, d.metrics.dieServiceDuration, time.Since(start).Seconds())
+	// exercise 3.2: end
 	return spec, err
 }
 
 func (d *dieService) fetch(ctx context.Context, die string) (Die, string, error) {
 	u := d.baseURL + "/dice?identifier=" + url.QueryEscape(die)
+	// exercise 3.4: begin
+	// exercise 3.4: stub: req, err := http.NewRequest(http.MethodGet, u, nil)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	// exercise 3.4: end
 	if err != nil {
 		return Die{}, lookupError, &errDieServiceDown{lookupError, err}
 	}

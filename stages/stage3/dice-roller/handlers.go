@@ -31,10 +31,16 @@ func newServer(cfg config, tel *telemetry.Telemetry) *server {
 		log:     tel.Logger,
 		metrics: m,
 		dice: &dieService{
+			// exercise 3.4: begin
+			// exercise 3.4: stub: baseURL: cfg.dieServiceURL,
+			// exercise 3.4: stub: client: http.DefaultClient,
+			// exercise 3.4: stub: timeout: cfg.lookupTimeout,
+			// exercise 3.4: stub: metrics: m,
 			baseURL: cfg.dieServiceURL,
 			client:  tel.NewHTTPClient(0), // the lookup's context carries the timeout
 			timeout: cfg.lookupTimeout,
 			metrics: m,
+			// exercise 3.4: end
 		},
 		roller: newRoller(cfg.maxDelay),
 	}
@@ -110,8 +116,10 @@ var errMissingDie = errors.New(`missing query parameter "die"; valid: a die iden
 // 400 when the die does not exist, 503 when the die-service cannot tell.
 func (s *server) lookup(ctx context.Context, w http.ResponseWriter, die string) (Die, bool) {
 	spec, err := s.dice.lookup(ctx, die)
+	// exercise 3.3: begin
 	var unknown *errUnknownDie
 	var down *errDieServiceDown
+	// exercise 3.3: end
 	switch {
 	case err == nil:
 		return spec, true
@@ -119,6 +127,7 @@ func (s *server) lookup(ctx context.Context, w http.ResponseWriter, die string) 
 		// The client went away during the lookup: not the die-service's fault.
 		s.log.InfoContext(ctx, "request cancelled during the die lookup", "die_type", die)
 		service.WriteError(w, service.StatusClientClosedRequest, "client closed the request")
+	// exercise 3.3: begin
 	case errors.As(err, &unknown):
 		s.invalid(ctx, w, "die", unknown.Error())
 	case errors.As(err, &down):
@@ -126,6 +135,7 @@ func (s *server) lookup(ctx context.Context, w http.ResponseWriter, die string) 
 		trace.SpanFromContext(ctx).SetStatus(codes.Error, down.Error())
 		s.log.ErrorContext(ctx, "die-service unavailable", "die_type", die, "status", down.status, "error", down.err.Error())
 		service.WriteError(w, http.StatusServiceUnavailable, fmt.Sprintf("cannot look up die %q: %v", die, down))
+	// exercise 3.3: end
 	default:
 		s.log.ErrorContext(ctx, "die lookup failed", "die_type", die, "error", err.Error())
 		service.WriteError(w, http.StatusInternalServerError, err.Error())

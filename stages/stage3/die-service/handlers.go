@@ -26,7 +26,9 @@ type server struct {
 
 func newServer(catalog Catalog, tel *telemetry.Telemetry) *server {
 	m := newMetrics(tel.Registry)
+	// exercise 3.1: begin
 	m.specsLoaded.Set(float64(len(catalog)))
+	// exercise 3.1: end
 	return &server{catalog: catalog, tel: tel, log: tel.Logger, metrics: m}
 }
 
@@ -57,7 +59,9 @@ func (s *server) handleIndex(w http.ResponseWriter, _ *http.Request) {
 func (s *server) handleDice(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	if !r.URL.Query().Has("identifier") {
+		// exercise 3.1: begin
 		s.metrics.listRequests.Inc()
+		// exercise 3.1: end
 		ids := s.catalog.Identifiers()
 		s.log.InfoContext(ctx, "die list requested", "count", len(ids))
 		service.WriteJSON(w, http.StatusOK, map[string]any{"identifiers": ids})
@@ -65,13 +69,19 @@ func (s *server) handleDice(w http.ResponseWriter, r *http.Request) {
 	}
 
 	id := r.URL.Query().Get("identifier")
+	// exercise 3.1: begin
 	span := trace.SpanFromContext(ctx)
 	span.SetAttributes(attribute.String("die.identifier", id))
+	// exercise 3.1: end
 
 	spec, found := s.catalog[id]
+	// exercise 3.1: begin
 	span.SetAttributes(attribute.Bool("die.found", found))
+	// exercise 3.1: end
 	if !found {
+		// exercise 3.1: begin
 		s.metrics.specsRequested.WithLabelValues(unknownLabel).Inc()
+		// exercise 3.1: end
 		valid := s.catalog.Identifiers()
 		s.log.WarnContext(ctx, "unknown die identifier", "identifier", id)
 		service.WriteJSON(w, http.StatusNotFound, notFoundBody{
@@ -81,7 +91,9 @@ func (s *server) handleDice(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	// exercise 3.1: begin
 	s.metrics.specsRequested.WithLabelValues(id).Inc()
+	// exercise 3.1: end
 	s.log.InfoContext(ctx, "die specification requested", "identifier", id)
 	service.WriteJSON(w, http.StatusOK, map[string]any{"identifier": id, "specification": spec})
 }

@@ -13,8 +13,11 @@ type metrics struct {
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
+	// exercise 3.1: begin
 	f := promauto.With(reg)
+	// exercise 3.1: end
 	return &metrics{
+		// exercise 3.1: begin
 		// identifier is a known die or "unknown": a label fed from user input
 		// would let any client create unlimited time series.
 		specsRequested: f.NewCounterVec(prometheus.CounterOpts{
@@ -29,5 +32,6 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "die_specifications_loaded",
 			Help: "Number of die specifications loaded at startup.",
 		}),
+		// exercise 3.1: end
 	}
 }

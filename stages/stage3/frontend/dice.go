@@ -75,7 +75,10 @@ const retryEvery = 5 * time.Second
 func (c *catalog) fetch(ctx context.Context) ([]string, error) {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
+	// exercise 3.4: begin
+	// exercise 3.4: stub: req, err := http.NewRequest(http.MethodGet, c.url+"/dice", nil)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.url+"/dice", nil)
+	// exercise 3.4: end
 	if err != nil {
 		return nil, err
 	}

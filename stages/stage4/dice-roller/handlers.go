@@ -118,10 +118,14 @@ func (s *server) handleRoll(w http.ResponseWriter, r *http.Request) {
 // GET /roll-async?die=fair&times=5 → {"total": 18, "rolls": [3,5,2,6,2], "count": 5}.
 func (s *server) handleRollAsync(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
+	// exercise 4.3: begin
 	span := trace.SpanFromContext(ctx)
+	// exercise 4.3: end
 	q := r.URL.Query()
 	die := q.Get("die")
+	// exercise 4.3: begin
 	span.SetAttributes(attribute.String("die.type", die))
+	// exercise 4.3: end
 
 	// Both parameters are checked before the die-service is asked anything.
 	if die == "" {
@@ -133,26 +137,34 @@ func (s *server) handleRollAsync(w http.ResponseWriter, r *http.Request) {
 		s.invalid(ctx, w, "times", err.Error())
 		return
 	}
+	// exercise 4.3: begin
 	span.SetAttributes(attribute.Int("async.batch_size", times))
+	// exercise 4.3: end
 
 	spec, ok := s.lookup(ctx, w, die)
 	if !ok {
 		return
 	}
 	s.log.InfoContext(ctx, "async roll batch started", "die_type", die, "times", times)
+	// exercise 4.4: begin
 	s.metrics.asyncBatchSize.Observe(float64(times))
+	// exercise 4.4: end
 
 	start := time.Now()
 	rolls, err := s.rollBatch(ctx, die, spec, times)
 	elapsed := time.Since(start)
+	// exercise 4.4: begin
 	telemetry.Observe(ctx, s.metrics.asyncDuration, elapsed.Seconds())
+	// exercise 4.4: end
 
 	var failed *rollFailure
 	switch {
 	case errors.As(err, &failed):
+		// exercise 4.3: begin
 		span.SetAttributes(attribute.Int("async.failed_roll_index", failed.index))
 		span.RecordError(failed)
 		span.SetStatus(codes.Error, failed.Error())
+		// exercise 4.3: end
 		s.log.ErrorContext(ctx, "async roll batch failed", "die_type", die, "times", times,
 			"failed_roll_index", failed.index, "error", failed.err.Error())
 		service.WriteError(w, http.StatusInternalServerError, fmt.Sprintf("rolling %s failed: %v", die, failed))
@@ -164,7 +176,9 @@ func (s *server) handleRollAsync(w http.ResponseWriter, r *http.Request) {
 		for _, v := range rolls {
 			total += v
 		}
+		// exercise 4.3: begin
 		span.SetAttributes(attribute.Int("async.total_result", total))
+		// exercise 4.3: end
 		s.log.InfoContext(ctx, "async roll batch completed", "die_type", die, "times", times,
 			"total", total, "rolls", rolls, "duration_ms", elapsed.Milliseconds())
 		service.WriteJSON(w, http.StatusOK, batchResult{Total: total, Rolls: rolls, Count: len(rolls)})

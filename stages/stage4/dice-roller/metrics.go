@@ -48,6 +48,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Buckets: prometheus.DefBuckets,
 		}),
 
+		// exercise 4.4: begin
 		asyncRolls: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "async_rolls_total",
 			Help: "Rolls made inside concurrent batches, by die and result.",
@@ -66,5 +67,6 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "async_rolls_in_progress",
 			Help: "Rolls of /roll-async batches running right now.",
 		}),
+		// exercise 4.4: end
 	}
 }

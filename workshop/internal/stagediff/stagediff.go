@@ -12,6 +12,8 @@ import (
 	"strings"
 
 	udiff "github.com/aymanbagabas/go-udiff"
+
+	"github.com/go-o11y-workshop/kit/workshop/internal/exercise"
 )
 
 // Options choose what is compared.
@@ -135,9 +137,11 @@ func listFiles(root string, o Options) (map[string]struct{}, error) {
 	return files, err
 }
 
+// readText reads a file without its exercise markers: they are not lesson
+// code, and an exercise tree keeps them too.
 func readText(path string) (string, error) {
 	b, err := os.ReadFile(path)
-	return string(b), err
+	return exercise.StripMarkers(string(b)), err
 }
 
 func countLines(unified string) (added, removed int) {

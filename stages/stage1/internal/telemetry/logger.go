@@ -43,12 +43,14 @@ func renameAttrs(groups []string, a slog.Attr) slog.Attr {
 type traceHandler struct{ slog.Handler }
 
 func (h traceHandler) Handle(ctx context.Context, r slog.Record) error {
+	// exercise 1.6: begin
 	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
 		r.AddAttrs(
 			slog.String("trace_id", sc.TraceID().String()),
 			slog.String("span_id", sc.SpanID().String()),
 		)
 	}
+	// exercise 1.6: end
 	return h.Handler.Handle(ctx, r)
 }
 

@@ -82,6 +82,7 @@ func TraceRequests(t *Telemetry, service string) func(http.Handler) http.Handler
 func (t *Telemetry) NewHTTPClient(timeout time.Duration) *http.Client {
 	return &http.Client{
 		Timeout: timeout,
+		// exercise 2.2: begin
 		Transport: otelhttp.NewTransport(http.DefaultTransport,
 			otelhttp.WithTracerProvider(t.TracerProvider),
 			otelhttp.WithPropagators(t.Propagator),
@@ -89,6 +90,7 @@ func (t *Telemetry) NewHTTPClient(timeout time.Duration) *http.Client {
 				return r.Method + " " + r.URL.Path
 			}),
 		),
+		// exercise 2.2: end
 	}
 }
 

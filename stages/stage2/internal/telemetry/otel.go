@@ -34,11 +34,13 @@ const Stage = 2
 // With OTEL_SDK_DISABLED=true nothing is exported (the benchmark of the
 // instrumentation's overhead uses it).
 func SetupOTelSDK(ctx context.Context, serviceName string, logger *slog.Logger) (shutdown func(context.Context) error, err error) {
+	// exercise 2.3: begin
 	// Without this, the global propagator is a no-op and every trace silently
 	// stops at the first outgoing HTTP call.
 	otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator(
 		propagation.TraceContext{}, propagation.Baggage{},
 	))
+	// exercise 2.3: end
 	// An unreachable collector is reported, but not once per batch.
 	otel.SetErrorHandler(newErrorLogger(logger, 30*time.Second))
 

@@ -1,0 +1,103 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/go-o11y-workshop/kit/exercises/stage3/internal/service"
+	"github.com/go-o11y-workshop/kit/exercises/stage3/internal/telemetry"
+)
+
+// unknownLabel is the metric label value for anything outside the catalog.
+const unknownLabel = "unknown"
+
+type server struct {
+	catalog Catalog
+	tel     *telemetry.Telemetry
+	log     *slog.Logger
+	metrics *metrics
+}
+
+func newServer(catalog Catalog, tel *telemetry.Telemetry) *server {
+	m := newMetrics(tel.Registry)
+	// exercise 3.1: begin
+	// TODO (exercise 3.1): Instrument the die-service — see workshop show 3 1, workshop hint 3.1
+	// exercise 3.1: end
+	return &server{catalog: catalog, tel: tel, log: tel.Logger, metrics: m}
+}
+
+func (s *server) routes() http.Handler {
+	r := chi.NewRouter()
+	r.Use(telemetry.TraceRequests(s.tel, serviceName), s.tel.HTTP.Middleware)
+	r.NotFound(service.NotFound("/", "/dice", "/healthz", "/metrics"))
+	r.MethodNotAllowed(service.MethodNotAllowed)
+
+	r.Get("/", s.handleIndex)
+	r.Get("/healthz", service.Healthz)
+	r.Method(http.MethodGet, "/metrics", s.tel.MetricsHandler())
+	r.Get("/dice", s.handleDice)
+	return r
+}
+
+func (s *server) handleIndex(w http.ResponseWriter, _ *http.Request) {
+	service.WriteJSON(w, http.StatusOK, map[string]any{
+		"service": serviceName,
+		"stage":   telemetry.Stage,
+		"endpoints": []string{
+			"GET /dice", "GET /dice?identifier={id}", "GET /healthz", "GET /metrics",
+		},
+	})
+}
+
+// handleDice lists the dice, or with ?identifier= answers one die's spec.
+func (s *server) handleDice(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	if !r.URL.Query().Has("identifier") {
+		// exercise 3.1: begin
+		// TODO (exercise 3.1): Instrument the die-service — see workshop show 3 1, workshop hint 3.1
+		// exercise 3.1: end
+		ids := s.catalog.Identifiers()
+		s.log.InfoContext(ctx, "die list requested", "count", len(ids))
+		service.WriteJSON(w, http.StatusOK, map[string]any{"identifiers": ids})
+		return
+	}
+
+	id := r.URL.Query().Get("identifier")
+	// exercise 3.1: begin
+	// TODO (exercise 3.1): Instrument the die-service — see workshop show 3 1, workshop hint 3.1
+	// exercise 3.1: end
+
+	spec, found := s.catalog[id]
+	// exercise 3.1: begin
+	// TODO (exercise 3.1): Instrument the die-service — see workshop show 3 1, workshop hint 3.1
+	// exercise 3.1: end
+	if !found {
+		// exercise 3.1: begin
+		// TODO (exercise 3.1): Instrument the die-service — see workshop show 3 1, workshop hint 3.1
+		// exercise 3.1: end
+		valid := s.catalog.Identifiers()
+		s.log.WarnContext(ctx, "unknown die identifier", "identifier", id)
+		service.WriteJSON(w, http.StatusNotFound, notFoundBody{
+			Error: fmt.Sprintf("unknown die identifier %q; valid: %s", id, strings.Join(valid, ", ")),
+			Valid: valid,
+		})
+		return
+	}
+
+	// exercise 3.1: begin
+	// TODO (exercise 3.1): Instrument the die-service — see workshop show 3 1, workshop hint 3.1
+	// exercise 3.1: end
+	s.log.InfoContext(ctx, "die specification requested", "identifier", id)
+	service.WriteJSON(w, http.StatusOK, map[string]any{"identifier": id, "specification": spec})
+}
+
+// notFoundBody also lists the valid identifiers as data, so the dice-roller
+// can name them in its own error without a second request.
+type notFoundBody struct {
+	Error string   `json:"error"`
+	Valid []string `json:"valid"`
+}

@@ -1,0 +1,205 @@
+package main
+
+import (
+	"context"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html/template"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/go-o11y-workshop/kit/exercises/stage3/internal/service"
+	"github.com/go-o11y-workshop/kit/exercises/stage3/internal/telemetry"
+)
+
+//go:embed web
+var webFS embed.FS
+
+var page = template.Must(template.ParseFS(webFS, "web/index.html"))
+
+type server struct {
+	tel           *telemetry.Telemetry
+	log           *slog.Logger
+	metrics       *metrics
+	client        *http.Client // instrumented: the trace continues in the dice-roller
+	diceRollerURL string
+	catalog       *catalog
+}
+
+func newServer(cfg config, tel *telemetry.Telemetry) *server {
+	return &server{
+		tel:           tel,
+		log:           tel.Logger,
+		metrics:       newMetrics(tel.Registry),
+		client:        tel.NewHTTPClient(cfg.backendTimeout),
+		diceRollerURL: cfg.diceRollerURL,
+		catalog: &catalog{
+			url:    cfg.dieServiceURL,
+			client: tel.NewHTTPClient(0),
+			log:    tel.Logger,
+			maxAge: 30 * time.Second,
+		},
+	}
+}
+
+func (s *server) routes() http.Handler {
+	r := chi.NewRouter()
+	r.Use(telemetry.TraceRequests(s.tel, serviceName), s.tel.HTTP.Middleware)
+	r.NotFound(service.NotFound("/", "/roll", "/static/", "/healthz", "/metrics"))
+	r.MethodNotAllowed(service.MethodNotAllowed)
+
+	r.Get("/", s.handlePage)
+	r.Get("/healthz", service.Healthz)
+	r.Method(http.MethodGet, "/metrics", s.tel.MetricsHandler())
+	r.Method(http.MethodGet, "/static/*", http.StripPrefix("/static/", http.FileServerFS(mustSub(webFS, "web"))))
+	r.Get("/roll", s.handleRoll)
+	return r
+}
+
+// handlePage renders the page, its dropdown filled from the die-service.
+func (s *server) handlePage(w http.ResponseWriter, r *http.Request) {
+	dice, err := s.catalog.List(r.Context())
+	data := struct {
+		Dice      []string
+		DiceError string
+	}{Dice: dice}
+	if err != nil {
+		data.DiceError = "The die-service cannot be reached, so the list of dice may be incomplete."
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	if err := page.Execute(w, data); err != nil {
+		s.log.ErrorContext(r.Context(), "page rendering failed", "error", err.Error())
+	}
+}
+
+// handleRoll relays GET /roll?die= to the dice-roller.
+func (s *server) handleRoll(w http.ResponseWriter, r *http.Request) {
+	die := r.URL.Query().Get("die")
+	s.relay(w, r, die, "/roll", url.Values{"die": {die}})
+}
+
+// relay counts the click, checks the die, asks the dice-roller and answers
+// with its status and body, recording the answer and the time it took.
+func (s *server) relay(w http.ResponseWriter, r *http.Request, die, path string, query url.Values) {
+	ctx := r.Context()
+	start := time.Now()
+	span := trace.SpanFromContext(ctx)
+	span.SetAttributes(attribute.String("die.type", die))
+	s.log.InfoContext(ctx, "roll requested", "die_type", die, "path", path)
+
+	known, dice := s.catalog.Known(ctx, die)
+	label := "unknown"
+	if known {
+		label = die
+	}
+	s.metrics.clicks.WithLabelValues(label).Inc()
+
+	var status int
+	var body []byte
+	switch {
+	case die == "":
+		status, body = s.invalid(ctx, die, fmt.Sprintf(`missing query parameter "die"; valid: %s`, listOr(dice, "a die the die-service knows")))
+	case !known && len(dice) > 0:
+		status, body = s.invalid(ctx, die, fmt.Sprintf("unknown die %q; valid: %s", die, strings.Join(dice, ", ")))
+	default:
+		status, body = s.callDiceRoller(ctx, die, path, query)
+	}
+
+	s.metrics.requests.WithLabelValues(label, strconv.Itoa(status)).Inc()
+	telemetry.Observe(ctx, s.metrics.duration.WithLabelValues(label), time.Since(start).Seconds())
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+// callDiceRoller sends the request with ctx, so the dice-roller's server span
+// becomes a child of this client span, and relays its status and body. A
+// dice-roller that cannot be reached is a 502.
+func (s *server) callDiceRoller(ctx context.Context, die, path string, query url.Values) (int, []byte) {
+	span := trace.SpanFromContext(ctx)
+	target := s.diceRollerURL + path + "?" + query.Encode()
+	span.SetAttributes(attribute.String("backend.url", target))
+
+	status, body, err := s.get(ctx, target)
+	switch {
+	case err != nil && ctx.Err() == context.Canceled:
+		// The user went away: the dice-roller is not to blame.
+		s.log.InfoContext(ctx, "roll abandoned by the client", "die_type", die)
+		return service.StatusClientClosedRequest, errorJSON("client closed the request")
+	case err != nil:
+		span.RecordError(err)
+		span.SetStatus(codes.Error, err.Error())
+		s.log.ErrorContext(ctx, "backend failed", "die_type", die, "backend_url", s.diceRollerURL, "error", err.Error())
+		msg := fmt.Sprintf("dice-roller unavailable at %s: %v", s.diceRollerURL, err)
+		if isTimeout(err) {
+			msg = fmt.Sprintf("dice-roller at %s did not answer within %s", s.diceRollerURL, s.client.Timeout)
+		}
+		return http.StatusBadGateway, errorJSON(msg)
+	}
+	span.SetAttributes(attribute.Int("backend.status_code", status))
+	s.log.InfoContext(ctx, "backend answered", "die_type", die, "backend_status", status)
+	return status, body
+}
+
+func (s *server) get(ctx context.Context, target string) (int, []byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
+	if err != nil {
+		return 0, nil, err
+	}
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return 0, nil, err
+	}
+	return resp.StatusCode, body, nil
+}
+
+// invalid refuses a bad parameter before the dice-roller is called.
+func (s *server) invalid(ctx context.Context, die, msg string) (int, []byte) {
+	s.log.WarnContext(ctx, "invalid roll request", "die_type", die, "error", msg)
+	return http.StatusBadRequest, errorJSON(msg)
+}
+
+func listOr(items []string, fallback string) string {
+	if len(items) == 0 {
+		return fallback
+	}
+	return strings.Join(items, ", ")
+}
+
+// isTimeout tells a dice-roller that is too slow from one that is not there.
+func isTimeout(err error) bool {
+	var netErr net.Error
+	return errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &netErr) && netErr.Timeout())
+}
+
+func errorJSON(msg string) []byte {
+	b, _ := json.Marshal(service.ErrorBody{Error: msg})
+	return append(b, '\n')
+}
+
+func mustSub(fsys fs.FS, dir string) fs.FS {
+	sub, err := fs.Sub(fsys, dir)
+	if err != nil {
+		panic(err)
+	}
+	return sub
+}

@@ -1,0 +1,125 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/go-o11y-workshop/kit/exercises/stage4/internal/telemetry"
+)
+
+// Outcomes of a die-service lookup: the status label of die_service_requests_total.
+const (
+	lookupSuccess     = "success"
+	lookupNotFound    = "not_found"
+	lookupError       = "error"
+	lookupTimeout     = "timeout"
+	lookupUnavailable = "unavailable"
+)
+
+// errUnknownDie: the die-service does not know the die (the caller's mistake, 400).
+type errUnknownDie struct {
+	die   string
+	valid []string
+}
+
+func (e *errUnknownDie) Error() string {
+	return fmt.Sprintf("unknown die %q; valid: %s", e.die, strings.Join(e.valid, ", "))
+}
+
+// errDieServiceDown: the die-service could not answer (our problem, 503).
+type errDieServiceDown struct {
+	status string // lookupTimeout, lookupUnavailable or lookupError
+	err    error
+}
+
+func (e *errDieServiceDown) Error() string {
+	return fmt.Sprintf("die-service %s: %v", e.status, e.err)
+}
+
+// dieService looks dice up in the die-service.
+type dieService struct {
+	baseURL string
+	client  *http.Client // instrumented: the lookup continues the request's trace
+	timeout time.Duration
+	metrics *metrics
+}
+
+// lookup asks the die-service for a die's specification.
+func (d *dieService) lookup(ctx context.Context, die string) (Die, error) {
+	lookupCtx, cancel := context.WithTimeout(ctx, d.timeout)
+	defer cancel()
+	start := time.Now()
+
+	spec, status, err := d.fetch(lookupCtx, die)
+	if ctx.Err() != nil {
+		return Die{}, ctx.Err() // the caller left: the lookup has no outcome to count
+	}
+
+	// The identifier label is the die only once the die-service vouched for it.
+	label := "unknown"
+	if status == lookupSuccess {
+		label = die
+	}
+	d.metrics.dieServiceRequests.WithLabelValues(label, status).Inc()
+	telemetry.Observe(ctx, d.metrics.dieServiceDuration, time.Since(start).Seconds())
+	return spec, err
+}
+
+func (d *dieService) fetch(ctx context.Context, die string) (Die, string, error) {
+	u := d.baseURL + "/dice?identifier=" + url.QueryEscape(die)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return Die{}, lookupError, &errDieServiceDown{lookupError, err}
+	}
+	resp, err := d.client.Do(req)
+	if err != nil {
+		status := classify(err)
+		return Die{}, status, &errDieServiceDown{status, err}
+	}
+	defer resp.Body.Close()
+
+	switch resp.StatusCode {
+	case http.StatusOK:
+		var body struct {
+			Specification Die `json:"specification"`
+		}
+		if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || len(body.Specification.Faces) == 0 {
+			return Die{}, lookupError, &errDieServiceDown{lookupError, fmt.Errorf("unreadable specification (%v)", err)}
+		}
+		return body.Specification, lookupSuccess, nil
+	case http.StatusNotFound:
+		var body struct {
+			Valid []string `json:"valid"`
+		}
+		_ = json.NewDecoder(resp.Body).Decode(&body)
+		return Die{}, lookupNotFound, &errUnknownDie{die: die, valid: body.Valid}
+	default:
+		return Die{}, lookupError, &errDieServiceDown{lookupError, fmt.Errorf("answered %s", resp.Status)}
+	}
+}
+
+// classify tells a die-service that is not there from one that is too slow.
+func classify(err error) string {
+	var netErr net.Error
+	switch {
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():
+		return lookupTimeout
+	case errors.Is(err, syscall.ECONNREFUSED), isDNSError(err):
+		return lookupUnavailable
+	default:
+		return lookupError
+	}
+}
+
+func isDNSError(err error) bool {
+	var dnsErr *net.DNSError
+	return errors.As(err, &dnsErr)
+}

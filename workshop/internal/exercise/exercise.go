@@ -1,0 +1,357 @@
+// Package exercise derives the learners' trees from the reference stages:
+// exercises/stageN, the stage module with the code each exercise teaches
+// replaced by a TODO, and solutions/stageN, one page per exercise with that
+// code. The stages stay the single source of truth; what a learner writes is
+// marked there with whole comment lines
+//
+//	// exercise N.M: begin
+//	...
+//	// exercise N.M: end
+//
+// An exercise may have several regions, in any of the files its manifest
+// entry lists. A region is chosen so that the code still compiles without its
+// body (imports left unused are dropped). Where that is impossible, lines
+// `// exercise N.M: stub: CODE` right after the begin marker give the CODE
+// the exercise tree keeps in place of the body; the solution leaves them out.
+package exercise
+
+import (
+	"bytes"
+	"fmt"
+	"go/ast"
+	"go/format"
+	"go/parser"
+	"go/token"
+	"os"
+	"path"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/go-o11y-workshop/kit/workshop/internal/breaks"
+	"github.com/go-o11y-workshop/kit/workshop/internal/lesson"
+	"github.com/go-o11y-workshop/kit/workshop/internal/repo"
+)
+
+// Stages are the stages whose exercises are generated (and marked) so far.
+var Stages = []int{1, 2, 3, 4}
+
+// Region is one marked region of a stage file.
+type Region struct {
+	ID     string   // the exercise, "N.M"
+	File   string   // relative to the stage module, slash-separated
+	Line   int      // the begin marker's line, 1-based
+	Indent string   // the markers' indentation
+	Stub   []string // code kept in the exercise, without indentation
+	Body   []string // the reference code between the markers (and after the stubs)
+}
+
+var marker = regexp.MustCompile(`^(\s*)// exercise (\d+\.\d+): (begin|end|stub: (.*))$`)
+
+// StripMarkers removes the marker and stub lines from a file's text, so a
+// diff between stages shows code, not which exercise each line belongs to.
+func StripMarkers(text string) string {
+	if !strings.Contains(text, "// exercise ") {
+		return text
+	}
+	lines := strings.SplitAfter(text, "\n")
+	out := lines[:0]
+	for _, l := range lines {
+		if !marker.MatchString(strings.TrimRight(l, "\n")) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "")
+}
+
+// Parse finds the regions of one file; markers must be balanced, not
+// nested, and a stub line must directly follow its begin marker.
+func Parse(file string, src []byte) ([]Region, error) {
+	var out []Region
+	var cur *Region
+	for i, line := range strings.Split(string(src), "\n") {
+		m := marker.FindStringSubmatch(line)
+		if m == nil {
+			if cur != nil {
+				cur.Body = append(cur.Body, line)
+			}
+			continue
+		}
+		indent, id, kind := m[1], m[2], m[3]
+		where := fmt.Sprintf("%s:%d", file, i+1)
+		switch {
+		case kind == "begin":
+			if cur != nil {
+				return nil, fmt.Errorf("%s: exercise %s begins inside exercise %s", where, id, cur.ID)
+			}
+			cur = &Region{ID: id, File: file, Line: i + 1, Indent: indent}
+		case cur == nil || cur.ID != id:
+			return nil, fmt.Errorf("%s: %q outside a region of exercise %s", where, strings.TrimSpace(line), id)
+		case kind == "end":
+			if len(cur.Body) == 0 {
+				return nil, fmt.Errorf("%s: exercise %s's region is empty", where, id)
+			}
+			out = append(out, *cur)
+			cur = nil
+		default: // stub
+			if len(cur.Body) > 0 {
+				return nil, fmt.Errorf("%s: a stub of exercise %s must directly follow its begin marker", where, id)
+			}
+			cur.Stub = append(cur.Stub, m[4])
+		}
+	}
+	if cur != nil {
+		return nil, fmt.Errorf("%s:%d: exercise %s never ends", file, cur.Line, cur.ID)
+	}
+	return out, nil
+}
+
+// Stub is the exercise version of a file: each region's body replaced by a
+// TODO naming the exercise (and its stub code), the markers kept.
+func Stub(src []byte, s *lesson.Stage) []byte {
+	var out []string
+	var in string
+	for _, line := range strings.Split(string(src), "\n") {
+		m := marker.FindStringSubmatch(line)
+		switch {
+		case m != nil && m[3] == "begin":
+			in = m[2]
+			out = append(out, line, m[1]+todo(s, in))
+		case m != nil && m[3] == "end":
+			in = ""
+			out = append(out, line)
+		case m != nil: // stub
+			out = append(out, m[1]+m[4])
+		case in == "":
+			out = append(out, line)
+		}
+	}
+	return []byte(strings.Join(out, "\n"))
+}
+
+func todo(s *lesson.Stage, id string) string {
+	title, step := "", ""
+	for _, e := range s.Exercises {
+		if e.ID == id {
+			title, step = e.Title, e.Step
+		}
+	}
+	step = strings.TrimPrefix(step, strconv.Itoa(s.Number)+".")
+	return fmt.Sprintf("// TODO (exercise %s): %s — see workshop show %d %s, workshop hint %s", id, title, s.Number, step, id)
+}
+
+// Generate writes exercises/stageN and solutions/stageN of root for every
+// generated stage, replacing what was there.
+func Generate(root string) error { return GenerateTo(root, root) }
+
+// GenerateTo reads the stages of root and writes the trees under out.
+func GenerateTo(root, out string) error {
+	for _, n := range Stages {
+		if err := generateStage(root, out, n); err != nil {
+			return fmt.Errorf("stage %d: %w", n, err)
+		}
+	}
+	return nil
+}
+
+// StageRegions loads stage n's manifest and regions and checks that they
+// match: every exercise has a region, in a file it lists, and every region
+// belongs to an exercise.
+func StageRegions(root string, n int) (*lesson.Stage, []Region, error) {
+	s, err := lesson.Load(root, n)
+	if err != nil {
+		return nil, nil, err
+	}
+	dir := repo.StageDir(root, n)
+	var regions []Region
+	err = filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".go") {
+			return err
+		}
+		rel, err := filepath.Rel(dir, p)
+		if err != nil {
+			return err
+		}
+		src, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		rs, err := Parse(filepath.ToSlash(rel), src)
+		regions = append(regions, rs...)
+		return err
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	has := map[string]bool{}
+	for _, r := range regions {
+		i := slices.IndexFunc(s.Exercises, func(e lesson.Exercise) bool { return e.ID == r.ID })
+		if i < 0 {
+			return nil, nil, fmt.Errorf("%s:%d: no exercise %s in the manifest", r.File, r.Line, r.ID)
+		}
+		if !slices.Contains(s.Exercises[i].Files, r.File) {
+			return nil, nil, fmt.Errorf("%s:%d: exercise %s's files %v do not list %s", r.File, r.Line, r.ID, s.Exercises[i].Files, r.File)
+		}
+		has[r.ID] = true
+	}
+	for _, e := range s.Exercises {
+		if !has[e.ID] {
+			return nil, nil, fmt.Errorf("exercise %s has no marked region in %v", e.ID, e.Files)
+		}
+	}
+	return s, regions, nil
+}
+
+func generateStage(root, out string, n int) error {
+	s, regions, err := StageRegions(root, n)
+	if err != nil {
+		return err
+	}
+	exDir := repo.ExerciseDir(out, n)
+	solDir := filepath.Join(out, "solutions", "stage"+strconv.Itoa(n))
+	for _, d := range []string{exDir, solDir} {
+		if err := os.RemoveAll(d); err != nil {
+			return err
+		}
+	}
+	if err := breaks.CopyModule(repo.StageDir(root, n), exDir); err != nil {
+		return err
+	}
+	stagePath := "github.com/go-o11y-workshop/kit/stages/stage" + strconv.Itoa(n)
+	exPath := "github.com/go-o11y-workshop/kit/exercises/stage" + strconv.Itoa(n)
+	err = filepath.WalkDir(exDir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		switch {
+		case d.Name() == "go.mod":
+			return rewrite(p, func(b []byte) ([]byte, error) {
+				return bytes.Replace(b, []byte("module "+stagePath+"\n"), []byte("module "+exPath+"\n"), 1), nil
+			})
+		case strings.HasSuffix(d.Name(), ".go"):
+			return rewrite(p, func(b []byte) ([]byte, error) {
+				b = bytes.ReplaceAll(b, []byte(`"`+stagePath+`/`), []byte(`"`+exPath+`/`))
+				return pruneImports(p, Stub(b, s))
+			})
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(solDir, 0o755); err != nil {
+		return err
+	}
+	for _, e := range s.Exercises {
+		page := solution(s, e, regions)
+		if err := os.WriteFile(filepath.Join(solDir, e.ID+".md"), []byte(page), 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func rewrite(p string, f func([]byte) ([]byte, error)) error {
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return err
+	}
+	nb, err := f(b)
+	if err != nil || bytes.Equal(b, nb) {
+		return err
+	}
+	return os.WriteFile(p, nb, 0o644)
+}
+
+// pruneImports drops the imports a stubbed file no longer uses and formats it.
+func pruneImports(name string, src []byte) ([]byte, error) {
+	fset := token.NewFileSet()
+	f, err := parser.ParseFile(fset, name, src, parser.ParseComments)
+	if err != nil {
+		return nil, fmt.Errorf("stubbed file does not parse: %w", err)
+	}
+	used := map[string]bool{}
+	ast.Inspect(f, func(node ast.Node) bool {
+		if sel, ok := node.(*ast.SelectorExpr); ok {
+			if id, ok := sel.X.(*ast.Ident); ok {
+				used[id.Name] = true
+			}
+		}
+		return true
+	})
+	drop := map[int]bool{}
+	for _, spec := range f.Imports {
+		p, _ := strconv.Unquote(spec.Path.Value)
+		name := importName(p)
+		if spec.Name != nil {
+			name = spec.Name.Name
+		}
+		if name == "_" || name == "." || used[name] {
+			continue
+		}
+		start, end := fset.Position(spec.Pos()).Line, fset.Position(spec.End()).Line
+		if start != end || spec.Doc != nil || spec.Comment != nil {
+			return nil, fmt.Errorf("%s: cannot drop the unused import %s", name, p)
+		}
+		drop[start] = true
+	}
+	if len(drop) > 0 {
+		var keep []string
+		for i, line := range strings.Split(string(src), "\n") {
+			if !drop[i+1] {
+				keep = append(keep, line)
+			}
+		}
+		src = []byte(strings.Join(keep, "\n"))
+	}
+	return format.Source(src)
+}
+
+// importName guesses a package's name from its path: the last element, or
+// the one before a major version suffix.
+func importName(p string) string {
+	base := path.Base(p)
+	if regexp.MustCompile(`^v[0-9]+$`).MatchString(base) {
+		base = path.Base(path.Dir(p))
+	}
+	return strings.TrimPrefix(base, "go-")
+}
+
+// solution is the page of one exercise: its goal, the reference code of its
+// regions file by file, and its hints.
+func solution(s *lesson.Stage, e lesson.Exercise, regions []Region) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Exercise %s: %s\n\n", e.ID, e.Title)
+	fmt.Fprintf(&b, "<!-- generated from stages/stage%d by `workshop gen`; do not edit -->\n\n", s.Number)
+	fmt.Fprintf(&b, "Step %s (`workshop show %d %s`).\n\n", e.Step, s.Number, strings.TrimPrefix(e.Step, strconv.Itoa(s.Number)+"."))
+	if g := strings.TrimSpace(e.Goal); g != "" {
+		fmt.Fprintf(&b, "## Goal\n\n%s\n\n", g)
+	}
+	b.WriteString("## Solution\n")
+	for _, file := range e.Files {
+		var parts []string
+		for _, r := range regions {
+			if r.ID != e.ID || r.File != file {
+				continue
+			}
+			var lines []string
+			for _, l := range r.Body {
+				lines = append(lines, strings.TrimRight(strings.TrimPrefix(l, r.Indent), " \t"))
+			}
+			parts = append(parts, strings.Join(lines, "\n"))
+		}
+		if len(parts) == 0 {
+			continue
+		}
+		fmt.Fprintf(&b, "\nIn `%s`:\n\n```go\n%s\n```\n", file, strings.Join(parts, "\n\n// ...\n\n"))
+	}
+	if len(e.Hints) > 0 {
+		b.WriteString("\n## Hints\n\n")
+		for i, h := range e.Hints {
+			fmt.Fprintf(&b, "%d. %s\n", i+1, strings.TrimSpace(h))
+		}
+	}
+	return b.String()
+}
