@@ -134,6 +134,16 @@ func (s *LocalSystem) URL(service string) string {
 // Services lists the running services.
 func (s *LocalSystem) Services() []Service { return s.services }
 
+// PIDs gives the process id of each started service (for measurements such
+// as resident memory); empty once stopped.
+func (s *LocalSystem) PIDs() map[string]int {
+	out := map[string]int{}
+	for _, p := range s.procs {
+		out[p.service.Name] = p.cmd.Process.Pid
+	}
+	return out
+}
+
 // Stop sends SIGTERM to every service (the reverse of start order), waits
 // for them to drain and flush, and kills what is still running when ctx
 // ends or after 15 s. It removes the temporary binaries.

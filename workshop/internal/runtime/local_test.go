@@ -68,6 +68,11 @@ func TestStartLocalRunsStageAndStopsClean(t *testing.T) {
 	for _, p := range sys.procs {
 		pids = append(pids, p.cmd.Process.Pid)
 	}
+	byName := sys.PIDs()
+	assert.Len(t, byName, 3)
+	for _, s := range sys.Services() {
+		assert.Contains(t, pids, byName[s.Name], "PIDs names %s's process", s.Name)
+	}
 
 	resp, err := http.Get(sys.URL("frontend") + "/roll-async?die=fair&times=3")
 	require.NoError(t, err)
@@ -81,6 +86,7 @@ func TestStartLocalRunsStageAndStopsClean(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	require.NoError(t, sys.Stop(ctx))
+	assert.Empty(t, sys.PIDs(), "no pids once stopped")
 	for _, pid := range pids {
 		assert.ErrorIs(t, syscall.Kill(pid, 0), syscall.ESRCH, "process %d is gone", pid)
 	}
