@@ -15,7 +15,7 @@ func main() {
 	if err != nil {
 		dir = "."
 	}
-	env := &cli.Env{Stdout: os.Stdout, Stderr: os.Stderr, Dir: dir}
+	env := &cli.Env{Stdout: os.Stdout, Stderr: os.Stderr, Stdin: os.Stdin, Dir: dir}
 	if fd := int(os.Stdout.Fd()); term.IsTerminal(fd) {
 		env.Terminal = true
 		env.Width, _, _ = term.GetSize(fd)

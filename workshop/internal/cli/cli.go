@@ -19,9 +19,10 @@ import (
 // Env is what a verb may use from the outside world.
 type Env struct {
 	Stdout, Stderr io.Writer
-	Dir            string // the working directory
-	Terminal       bool   // Stdout is a terminal
-	Width          int    // terminal width, 0 when unknown
+	Stdin          io.Reader // answers to questions; nil means none (every question is "no")
+	Dir            string    // the working directory
+	Terminal       bool      // Stdout is a terminal
+	Width          int       // terminal width, 0 when unknown
 }
 
 // color reports whether output may carry ANSI colours.
@@ -75,6 +76,9 @@ func init() {
 		{"gen", "", "maintainers: regenerate exercises/ and solutions/ from the marked regions of stages/", runGen},
 		{"traffic", "N [--url URL] [--users 5] [--max-rolls 10] [--async-probability 0.3] [--duration 60s]", "send simulated users' rolls to a running stage N", runTraffic},
 		{"bench", "N [--json] [--repeat 5]", "measure stage N here: sync vs async rolls, telemetry overhead, footprint", runBench},
+		{"reset", "N [N.M] [--yes]", "put exercises/stageN (or exercise N.M's files) back to the starting point, backing up yours", runReset},
+		{"solution", "N.M [--yes] [--style]", "the reference solution of exercise N.M", runSolution},
+		{"catchup", "N [--yes]", "join at stage N: the earlier stages' exercises become their finished code, yours backed up", runCatchup},
 	}
 }
 
@@ -146,7 +150,7 @@ func writeUsage(w io.Writer) {
 	sorted := append([]verb(nil), verbs...)
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i].name < sorted[j].name })
 	for _, v := range sorted {
-		fmt.Fprintf(w, "  %-8s %s\n", v.name, v.summary)
+		fmt.Fprintf(w, "  %-9s %s\n", v.name, v.summary)
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Run `workshop <command> --help` for a command's arguments.")

@@ -216,27 +216,8 @@ func generateStage(root, out string, n int) error {
 			return err
 		}
 	}
-	if err := breaks.CopyModule(repo.StageDir(root, n), exDir); err != nil {
-		return err
-	}
-	stagePath := "github.com/go-o11y-workshop/kit/stages/stage" + strconv.Itoa(n)
-	exPath := "github.com/go-o11y-workshop/kit/exercises/stage" + strconv.Itoa(n)
-	err = filepath.WalkDir(exDir, func(p string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		switch {
-		case d.Name() == "go.mod":
-			return rewrite(p, func(b []byte) ([]byte, error) {
-				return bytes.Replace(b, []byte("module "+stagePath+"\n"), []byte("module "+exPath+"\n"), 1), nil
-			})
-		case strings.HasSuffix(d.Name(), ".go"):
-			return rewrite(p, func(b []byte) ([]byte, error) {
-				b = bytes.ReplaceAll(b, []byte(`"`+stagePath+`/`), []byte(`"`+exPath+`/`))
-				return pruneImports(p, Stub(b, s))
-			})
-		}
-		return nil
+	err = copyAsExercise(root, n, exDir, func(p string, b []byte) ([]byte, error) {
+		return pruneImports(p, Stub(b, s))
 	})
 	if err != nil {
 		return err
@@ -251,6 +232,43 @@ func generateStage(root, out string, n int) error {
 		}
 	}
 	return nil
+}
+
+// copyAsExercise copies stage n's module of root to exDir (which must not
+// exist or be empty) under the exercise module path, passing each Go file's
+// text, its imports already rewritten, through fix.
+func copyAsExercise(root string, n int, exDir string, fix func(p string, b []byte) ([]byte, error)) error {
+	if err := breaks.CopyModule(repo.StageDir(root, n), exDir); err != nil {
+		return err
+	}
+	stagePath := "github.com/go-o11y-workshop/kit/stages/stage" + strconv.Itoa(n)
+	exPath := "github.com/go-o11y-workshop/kit/exercises/stage" + strconv.Itoa(n)
+	return filepath.WalkDir(exDir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		switch {
+		case d.Name() == "go.mod":
+			return rewrite(p, func(b []byte) ([]byte, error) {
+				return bytes.Replace(b, []byte("module "+stagePath+"\n"), []byte("module "+exPath+"\n"), 1), nil
+			})
+		case strings.HasSuffix(d.Name(), ".go"):
+			return rewrite(p, func(b []byte) ([]byte, error) {
+				b = bytes.ReplaceAll(b, []byte(`"`+stagePath+`/`), []byte(`"`+exPath+`/`))
+				return fix(p, b)
+			})
+		}
+		return nil
+	})
+}
+
+// Finished writes to out (which must not exist or be empty) stage n's
+// exercise module with every exercise done: the reference code of
+// stages/stageN under the exercise module path, without the region markers.
+func Finished(root string, n int, out string) error {
+	return copyAsExercise(root, n, out, func(p string, b []byte) ([]byte, error) {
+		return format.Source([]byte(StripMarkers(string(b))))
+	})
 }
 
 func rewrite(p string, f func([]byte) ([]byte, error)) error {

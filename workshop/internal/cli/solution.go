@@ -1,0 +1,69 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/go-o11y-workshop/kit/workshop/internal/lesson"
+	"github.com/go-o11y-workshop/kit/workshop/internal/state"
+)
+
+func runSolution(env *Env, args []string) error {
+	fs := newFlags(env, "solution", "N.M [--yes] [--style]")
+	yes := fs.Bool("yes", false, "show it without asking, even before your check passes")
+	style := fs.String("style", "", "rendering style: "+strings.Join(lesson.Styles, ", ")+" (default: from the terminal)")
+	rest, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(rest) != 1 {
+		return usagef("solution needs one exercise id: workshop solution 4.1")
+	}
+	n, err := lesson.SplitID(rest[0])
+	if err != nil {
+		return usageError{err.Error()}
+	}
+	if _, err := lesson.ChooseStyle(env.output(*style)); err != nil {
+		return usageError{err.Error()}
+	}
+	root, err := env.root()
+	if err != nil {
+		return err
+	}
+	s, err := lesson.Load(root, n)
+	if err != nil {
+		return err
+	}
+	ex, err := s.Exercise(rest[0])
+	if err != nil {
+		return usageError{err.Error()}
+	}
+	page := filepath.Join(root, "solutions", "stage"+strconv.Itoa(n), ex.ID+".md")
+	md, err := os.ReadFile(page)
+	if errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("no solution page %s; maintainers generate it with: workshop gen", page)
+	} else if err != nil {
+		return err
+	}
+	st, err := state.Load(root)
+	if err != nil {
+		return err
+	}
+	if !*yes && !st.Checks[strconv.Itoa(n)].OK() {
+		q := fmt.Sprintf("You have not passed stage %d's check yet. Show the solution anyway?", n)
+		if !env.confirm(q) {
+			fmt.Fprintf(env.Stderr, "Not shown. `workshop hint %s` gives a nudge instead; `workshop check %d` checks your work.\n", ex.ID, n)
+			return errSilentFailure
+		}
+	}
+	out, err := lesson.Render(string(md), env.output(*style))
+	if err != nil {
+		return err
+	}
+	fmt.Fprint(env.Stdout, out)
+	return nil
+}
