@@ -39,11 +39,7 @@ func runBench(env *Env, args []string) error {
 	fmt.Fprintf(env.Stderr, "benchmarking the reference stage %d (stages/stage%d) as local processes on free ports\n", n, n)
 	rep, err := bench.Run(ctx, bench.Options{Dir: repo.StageDir(root, n), Stage: n, Repeat: *repeat, Requests: *requests, Progress: env.Stderr})
 	if err != nil {
-		if ctx.Err() != nil {
-			fmt.Fprintln(env.Stderr, "interrupted: the stage was stopped, nothing is left running")
-			return errSilentFailure
-		}
-		return err
+		return interrupted(env, ctx, err)
 	}
 	if *asJSON {
 		return bench.WriteJSON(env.Stdout, rep)

@@ -53,11 +53,7 @@ func runCheck(env *Env, args []string) error {
 	progress := env.Stderr
 	res, err := check.Run(ctx, check.Options{Stage: n, Dir: dir, Runtime: *rt, Progress: progress})
 	if err != nil {
-		if ctx.Err() != nil {
-			fmt.Fprintln(env.Stderr, "interrupted: the stage was stopped, nothing is left running")
-			return errSilentFailure
-		}
-		return err
+		return interrupted(env, ctx, err)
 	}
 	if *asJSON {
 		if err := check.WriteJSON(env.Stdout, res); err != nil {

@@ -4,6 +4,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -51,6 +52,38 @@ func (e *Env) stageAndRoot(arg string) (int, string, error) {
 	}
 	root, err := e.root()
 	return n, root, err
+}
+
+// exerciseAndRoot reads an exercise id argument ("4.1"), finds the checkout
+// and the exercise in its stage's manifest; a bad id is a usage error.
+func (e *Env) exerciseAndRoot(id string) (string, *lesson.Exercise, error) {
+	n, err := lesson.SplitID(id)
+	if err != nil {
+		return "", nil, usageError{err.Error()}
+	}
+	root, err := e.root()
+	if err != nil {
+		return "", nil, err
+	}
+	s, err := lesson.Load(root, n)
+	if err != nil {
+		return "", nil, err
+	}
+	ex, err := s.Exercise(id)
+	if err != nil {
+		return "", nil, usageError{err.Error()}
+	}
+	return root, ex, nil
+}
+
+// interrupted turns the error of a run stopped by Ctrl-C into one line that
+// says the stage was stopped; other errors pass through.
+func interrupted(env *Env, ctx context.Context, err error) error {
+	if ctx.Err() == nil {
+		return err
+	}
+	fmt.Fprintln(env.Stderr, "interrupted: the stage was stopped, nothing is left running")
+	return errSilentFailure
 }
 
 // verb is one subcommand.

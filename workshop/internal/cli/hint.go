@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/go-o11y-workshop/kit/workshop/internal/lesson"
 	"github.com/go-o11y-workshop/kit/workshop/internal/state"
 )
 
@@ -18,21 +17,9 @@ func runHint(env *Env, args []string) error {
 	if len(rest) != 1 {
 		return usagef("hint needs one exercise id: workshop hint 4.1")
 	}
-	n, err := lesson.SplitID(rest[0])
-	if err != nil {
-		return usageError{err.Error()}
-	}
-	root, err := env.root()
+	root, ex, err := env.exerciseAndRoot(rest[0])
 	if err != nil {
 		return err
-	}
-	s, err := lesson.Load(root, n)
-	if err != nil {
-		return err
-	}
-	ex, err := s.Exercise(rest[0])
-	if err != nil {
-		return usageError{err.Error()}
 	}
 	st, err := state.Load(root)
 	if err != nil {

@@ -30,17 +30,9 @@ func runSolution(env *Env, args []string) error {
 	if _, err := lesson.ChooseStyle(env.output(*style)); err != nil {
 		return usageError{err.Error()}
 	}
-	root, err := env.root()
+	root, ex, err := env.exerciseAndRoot(rest[0])
 	if err != nil {
 		return err
-	}
-	s, err := lesson.Load(root, n)
-	if err != nil {
-		return err
-	}
-	ex, err := s.Exercise(rest[0])
-	if err != nil {
-		return usageError{err.Error()}
 	}
 	page := filepath.Join(root, "solutions", "stage"+strconv.Itoa(n), ex.ID+".md")
 	md, err := os.ReadFile(page)
