@@ -26,11 +26,6 @@ import (
 	"github.com/go-o11y-workshop/kit/exercises/stage4/internal/telemetry"
 )
 
-const (
-	minTimes = 1
-	maxTimes = 20
-)
-
 //go:embed web
 var webFS embed.FS
 
@@ -83,7 +78,7 @@ func (s *server) handlePage(w http.ResponseWriter, r *http.Request) {
 		Dice               []string
 		DiceError          string
 		MinTimes, MaxTimes int
-	}{Dice: dice, MinTimes: minTimes, MaxTimes: maxTimes}
+	}{Dice: dice, MinTimes: service.MinTimes, MaxTimes: service.MaxTimes}
 	if err != nil {
 		data.DiceError = "The die-service cannot be reached, so the list of dice may be incomplete."
 	}
@@ -104,7 +99,7 @@ func (s *server) handleRollAsync(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	die, rawTimes := q.Get("die"), q.Get("times")
 	s.relay(w, r, die, "/roll-async", url.Values{"die": {die}, "times": {rawTimes}}, func() error {
-		times, err := parseTimes(rawTimes)
+		times, err := service.ParseTimes(rawTimes)
 		if err != nil {
 			return err
 		}
@@ -210,17 +205,6 @@ func runCheck(check func() error) error {
 		return nil
 	}
 	return check()
-}
-
-func parseTimes(raw string) (int, error) {
-	n, err := strconv.Atoi(raw)
-	if err != nil || n < minTimes || n > maxTimes {
-		if raw == "" {
-			return 0, fmt.Errorf(`missing query parameter "times"; valid: an integer from %d to %d`, minTimes, maxTimes)
-		}
-		return 0, fmt.Errorf(`invalid times %q; valid: an integer from %d to %d`, raw, minTimes, maxTimes)
-	}
-	return n, nil
 }
 
 func listOr(items []string, fallback string) string {

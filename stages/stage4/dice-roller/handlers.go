@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -16,11 +15,6 @@ import (
 
 	"github.com/go-o11y-workshop/kit/stages/stage4/internal/service"
 	"github.com/go-o11y-workshop/kit/stages/stage4/internal/telemetry"
-)
-
-const (
-	minTimes = 1
-	maxTimes = 20
 )
 
 type server struct {
@@ -132,7 +126,7 @@ func (s *server) handleRollAsync(w http.ResponseWriter, r *http.Request) {
 		s.invalid(ctx, w, "die", errMissingDie.Error())
 		return
 	}
-	times, err := parseTimes(q.Get("times"))
+	times, err := service.ParseTimes(q.Get("times"))
 	if err != nil {
 		s.invalid(ctx, w, "times", err.Error())
 		return
@@ -192,17 +186,6 @@ type batchResult struct {
 }
 
 var errMissingDie = errors.New(`missing query parameter "die"; valid: a die identifier known to the die-service (GET /dice on the die-service lists them), such as fair`)
-
-func parseTimes(raw string) (int, error) {
-	n, err := strconv.Atoi(raw)
-	if err != nil || n < minTimes || n > maxTimes {
-		if raw == "" {
-			return 0, fmt.Errorf(`missing query parameter "times"; valid: an integer from %d to %d`, minTimes, maxTimes)
-		}
-		return 0, fmt.Errorf(`invalid times %q; valid: an integer from %d to %d`, raw, minTimes, maxTimes)
-	}
-	return n, nil
-}
 
 // lookup finds the die in the die-service, or answers the request itself:
 // 400 when the die does not exist, 503 when the die-service cannot tell.

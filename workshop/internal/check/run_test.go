@@ -56,7 +56,7 @@ var fixtures = []fixture{
 	{fails: "async-overlap", stage: 4, edits: []breaks.Edit{{File: "dice-roller/batch.go",
 		Old: "g, ctx := errgroup.WithContext(ctx)\n", New: "g, ctx := errgroup.WithContext(ctx)\n\tg.SetLimit(1) // one roll at a time\n"}}},
 	{fails: "async-span", stage: 4, edits: []breaks.Edit{{File: "dice-roller/handlers.go",
-		Old: `attribute.Int("async.total_result", total)`, New: `attribute.String("async.total_result", strconv.Itoa(total))`}}},
+		Old: `attribute.Int("async.total_result", total)`, New: `attribute.String("async.total_result", fmt.Sprint(total))`}}},
 	{fails: "async-metrics", stage: 4, edits: []breaks.Edit{{File: "dice-roller/batch.go",
 		Old: "defer s.metrics.asyncInProgress.Dec()", New: "// (the gauge is never decremented)"}}},
 }

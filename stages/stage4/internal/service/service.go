@@ -102,6 +102,25 @@ func Run(ctx context.Context, addr string, handler http.Handler, logger *slog.Lo
 	return shutdownErr
 }
 
+// The batch sizes /roll-async accepts, on the frontend and the dice-roller alike.
+const (
+	MinTimes = 1
+	MaxTimes = 20
+)
+
+// ParseTimes reads the times parameter of /roll-async; the error names the
+// valid range.
+func ParseTimes(raw string) (int, error) {
+	n, err := strconv.Atoi(raw)
+	if err != nil || n < MinTimes || n > MaxTimes {
+		if raw == "" {
+			return 0, fmt.Errorf(`missing query parameter "times"; valid: an integer from %d to %d`, MinTimes, MaxTimes)
+		}
+		return 0, fmt.Errorf(`invalid times %q; valid: an integer from %d to %d`, raw, MinTimes, MaxTimes)
+	}
+	return n, nil
+}
+
 // StatusClientClosedRequest answers a request whose client went away before
 // the answer was ready (nginx's 499). Nobody reads it: it is there so the
 // request is counted as a 4xx, not as a success.
