@@ -1,8 +1,11 @@
 package main
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -187,4 +190,37 @@ func TestPageFetchOfTheDiceIsTracedAndLogged(t *testing.T) {
 	fetched := fe.rec.LogsWithMessage(t, "die list fetched")
 	require.Len(t, fetched, 1)
 	assert.Equal(t, page.SpanContext().TraceID().String(), fetched[0]["trace_id"])
+}
+
+func TestPageEscapesDieNamesFromTheSpecsFile(t *testing.T) {
+	// The same names, end to end: written in the real die-service's specs
+	// file, listed by it as JSON, and shown by the frontend as text.
+	const script = `<script>alert(1)</script>`
+	const attribute = `x" onmouseover="alert(2)`
+	specs, err := json.Marshal(map[string]any{
+		"fair":    map[string]any{"faces": []int{1, 2, 3, 4, 5, 6}},
+		script:    map[string]any{"faces": []int{1}},
+		attribute: map[string]any{"faces": []int{2}},
+	})
+	require.NoError(t, err)
+	file := filepath.Join(t.TempDir(), "dice.json")
+	require.NoError(t, os.WriteFile(file, specs, 0o644))
+	dieService := startService(t, "die-service", "DIE_SPECS_FILE="+file)
+	fe := newTestFrontend(t, config{diceRollerURL: closedURL(t), dieServiceURL: dieService})
+
+	_, body, _ := get(t, fe.URL+"/")
+
+	assert.NotContains(t, body, script, "the name reaches the page unescaped")
+	assert.NotContains(t, body, `onmouseover="alert(2)`)
+	doc := parsePage(t, body)
+	assert.Equal(t, []option{{script, script}, {"fair", "fair"}, {attribute, attribute}}, dieOptions(t, doc),
+		"the names are shown as text, exactly as the specs file wrote them")
+	scripts := elements(doc, "script")
+	require.Len(t, scripts, 1, "the only script is the page's own")
+	src, _ := attrOf(scripts[0], "src")
+	assert.Equal(t, "/static/app.js", src)
+	for _, o := range elements(doc, "option") {
+		_, injected := attrOf(o, "onmouseover")
+		assert.False(t, injected, "an attribute was injected into %v", o.Attr)
+	}
 }
