@@ -1,0 +1,40 @@
+# The Docker observability stack (stack/) and the stages as containers joined
+# to it. The main Makefile includes this file; `make help` lists its targets.
+# See stack/README.md.
+
+# `docker compose` (the plugin) when it works, else docker-compose (v1).
+COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
+# The network the stack and the stages share; the compose files read it too.
+O11Y_NETWORK ?= o11y-workshop
+export O11Y_NETWORK
+GO_TEST_FLAGS ?= -race -count=1
+STACK_COMPOSE = $(COMPOSE) -f stack/compose.yaml
+
+.PHONY: stack stack-down stack-pull stack-check stack-network stage1-docker stage2-docker stage3-docker stage4-docker
+
+# Both the stack and the stages join this network as an external one, so
+# either can start first.
+stack-network:
+	@docker network inspect $(O11Y_NETWORK) >/dev/null 2>&1 || docker network create $(O11Y_NETWORK) >/dev/null
+
+stack: stack-network ## start the Docker stack: Grafana :3000, Prometheus :9090, Alloy OTLP :4318 (stack/README.md)
+	$(STACK_COMPOSE) up -d
+	@echo "Grafana    http://localhost:$${GRAFANA_PORT:-3000}  (dashboards: Go observability workshop)"
+	@echo "Prometheus http://localhost:$${PROMETHEUS_PORT:-9090}"
+	@echo "Now run a stage in containers: make stage4-docker"
+
+stack-down: ## stop the Docker stack and delete its data (stage containers keep running)
+	$(STACK_COMPOSE) down -v --remove-orphans
+
+stack-pull: ## pull every pinned image of the Docker stack (the day before the workshop)
+	$(STACK_COMPOSE) pull
+
+# EXERCISE=1 runs the learner's exercises/stageN instead of the reference.
+DOCKER_TREE = $(if $(EXERCISE),exercises,stages)
+
+stage1-docker stage2-docker stage3-docker stage4-docker: stack-network ## run stage N as containers joined to the stack (EXERCISE=1: your code; Ctrl-C stops it)
+	go run ./stack/cmd/stagebuild -stage $(@:stage%-docker=%) -dir $(DOCKER_TREE)/$(@:-docker=)
+	$(COMPOSE) -f $(DOCKER_TREE)/$(@:-docker=)/compose.yaml up --build
+
+stack-check: ## test the stack: dashboards against real metrics, datasources, compose files, stage 4 in Docker
+	cd stack && go test $(GO_TEST_FLAGS) ./...
