@@ -196,7 +196,15 @@ func edit(dir string, e Edit) error {
 // CopyModule copies the Go module at srcDir to dstDir without its lesson/
 // folder and its _test.go files: what builds and runs the services, and
 // nothing a learner's check would trip over.
-func CopyModule(srcDir, dstDir string) error {
+func CopyModule(srcDir, dstDir string) error { return copyModule(srcDir, dstDir, false) }
+
+// CopyModuleWithTests is CopyModule keeping the _test.go files: the module
+// as a learner works on it, with the tests that tell them they are done.
+func CopyModuleWithTests(srcDir, dstDir string) error { return copyModule(srcDir, dstDir, true) }
+
+// copyModule never copies lesson/ (the lesson is read from the stage) nor
+// bin/ (binaries the Makefile builds there for the Docker images).
+func copyModule(srcDir, dstDir string, tests bool) error {
 	if _, err := os.Stat(filepath.Join(srcDir, "go.mod")); err != nil {
 		return fmt.Errorf("%s is not a Go module (no go.mod there)", srcDir)
 	}
@@ -215,11 +223,11 @@ func CopyModule(srcDir, dstDir string) error {
 		}
 		dst := filepath.Join(dstDir, rel)
 		switch {
-		case d.IsDir() && rel == "lesson":
+		case d.IsDir() && (rel == "lesson" || rel == "bin"):
 			return filepath.SkipDir
 		case d.IsDir():
 			return os.MkdirAll(dst, 0o755)
-		case strings.HasSuffix(d.Name(), "_test.go"), !d.Type().IsRegular():
+		case !tests && strings.HasSuffix(d.Name(), "_test.go"), !d.Type().IsRegular():
 			return nil
 		}
 		return copyFile(path, dst)

@@ -60,6 +60,7 @@ title = "Do the thing"
 files = ["app/main.go"]
 goal = "Write it."
 hints = ["first hint %[1]d", "second hint %[1]d", "third hint %[1]d"]
+tests = ["app/TestThing", "internal/x/TestOther", "app/TestMore"]
 `, n))
 	}
 	return root
@@ -255,6 +256,7 @@ func TestHintRevealsOneAtATime(t *testing.T) {
 	_, out, _ = run(t, root, "hint", "4.1")
 	assert.Contains(t, out, "Hint 3 of 3:")
 	assert.Contains(t, out, "That was the last hint")
+	assert.Contains(t, out, "Done when these pass, in exercises/stage4:\n  go test -run '^(TestMore|TestOther|TestThing)$' ./app/ ./internal/x/\n")
 
 	_, out, _ = run(t, root, "hint", "4.1", "--all")
 	assert.Contains(t, out, "first hint 4")

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/go-o11y-workshop/kit/workshop/internal/exercise"
 	"github.com/go-o11y-workshop/kit/workshop/internal/state"
 )
 
@@ -51,6 +52,10 @@ func runHint(env *Env, args []string) error {
 		fmt.Fprintf(w, "Still stuck? `workshop hint %s` reveals the next one.\n", ex.ID)
 	} else {
 		fmt.Fprintf(w, "That was the last hint. `workshop hint %s --all` shows them all again.\n", ex.ID)
+	}
+	if len(ex.Tests) > 0 {
+		stage, _, _ := strings.Cut(ex.ID, ".")
+		fmt.Fprintf(w, "\nDone when these pass, in exercises/stage%s:\n  %s\n", stage, exercise.TestCommand(*ex))
 	}
 	return nil
 }

@@ -111,19 +111,27 @@ func Parse(file string, src []byte) ([]Region, error) {
 // Stub is the exercise version of a file: each region's body replaced by a
 // TODO naming the exercise (and its stub code), the markers kept.
 func Stub(src []byte, s *lesson.Stage) []byte {
+	return stubSome(src, s, func(string) bool { return true })
+}
+
+// stubSome stubs the regions of the exercises for which undone is true and
+// keeps the reference code (and the markers) of the others.
+func stubSome(src []byte, s *lesson.Stage, undone func(id string) bool) []byte {
 	var out []string
 	var in string
 	for _, line := range strings.Split(string(src), "\n") {
 		m := marker.FindStringSubmatch(line)
 		switch {
-		case m != nil && m[3] == "begin":
+		case m != nil && m[3] == "begin" && undone(m[2]):
 			in = m[2]
 			out = append(out, line, m[1]+todo(s, in))
-		case m != nil && m[3] == "end":
+		case m != nil && m[3] == "end" && in != "":
 			in = ""
 			out = append(out, line)
-		case m != nil: // stub
-			out = append(out, m[1]+m[4])
+		case m != nil && m[3] != "begin" && m[3] != "end": // stub
+			if in != "" {
+				out = append(out, m[1]+m[4])
+			}
 		case in == "":
 			out = append(out, line)
 		}
@@ -216,10 +224,10 @@ func generateStage(root, out string, n int) error {
 			return err
 		}
 	}
-	err = copyAsExercise(root, n, exDir, func(p string, b []byte) ([]byte, error) {
-		return pruneImports(p, Stub(b, s))
-	})
-	if err != nil {
+	if err := starter(root, s, exDir, func(string) bool { return true }); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(exDir, "README.md"), []byte(readme(s)), 0o644); err != nil {
 		return err
 	}
 	if err := os.MkdirAll(solDir, 0o755); err != nil {
@@ -234,11 +242,33 @@ func generateStage(root, out string, n int) error {
 	return nil
 }
 
+// Starter writes to out (which must not exist or be empty) stage n's
+// exercise module with only the exercises undone listed stubbed and the
+// others finished: the tree of a learner who has done all but those.
+func Starter(root string, n int, out string, undone ...string) error {
+	s, _, err := StageRegions(root, n)
+	if err != nil {
+		return err
+	}
+	for _, id := range undone {
+		if !slices.ContainsFunc(s.Exercises, func(e lesson.Exercise) bool { return e.ID == id }) {
+			return fmt.Errorf("stage %d has no exercise %s", n, id)
+		}
+	}
+	return starter(root, s, out, func(id string) bool { return slices.Contains(undone, id) })
+}
+
+func starter(root string, s *lesson.Stage, out string, undone func(id string) bool) error {
+	return copyAsExercise(root, s.Number, out, func(p string, b []byte) ([]byte, error) {
+		return pruneImports(p, stubSome(b, s, undone))
+	})
+}
+
 // copyAsExercise copies stage n's module of root to exDir (which must not
 // exist or be empty) under the exercise module path, passing each Go file's
 // text, its imports already rewritten, through fix.
 func copyAsExercise(root string, n int, exDir string, fix func(p string, b []byte) ([]byte, error)) error {
-	if err := breaks.CopyModule(repo.StageDir(root, n), exDir); err != nil {
+	if err := breaks.CopyModuleWithTests(repo.StageDir(root, n), exDir); err != nil {
 		return err
 	}
 	stagePath := "github.com/go-o11y-workshop/kit/stages/stage" + strconv.Itoa(n)
@@ -337,6 +367,43 @@ func importName(p string) string {
 	return strings.TrimPrefix(base, "go-")
 }
 
+// TestCommand is the go test command, run in the exercise module, that runs
+// exactly the tests e's work makes pass.
+func TestCommand(e lesson.Exercise) string {
+	var names, pkgs []string
+	for _, t := range e.Tests {
+		i := strings.LastIndex(t, "/")
+		names = append(names, t[i+1:])
+		if pkg := "./" + t[:i] + "/"; !slices.Contains(pkgs, pkg) {
+			pkgs = append(pkgs, pkg)
+		}
+	}
+	slices.Sort(names)
+	names = slices.Compact(names)
+	return fmt.Sprintf("go test -run '^(%s)$' %s", strings.Join(names, "|"), strings.Join(pkgs, " "))
+}
+
+// readme is the exercise module's README: where to write, and how to know
+// each exercise is done.
+func readme(s *lesson.Stage) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Stage %d, your starting point: %s\n\n", s.Number, s.Title)
+	fmt.Fprintf(&b, "<!-- generated from stages/stage%d by `workshop gen`; do not edit -->\n\n", s.Number)
+	fmt.Fprintf(&b, "%s\n\n", strings.TrimSpace(s.Summary))
+	b.WriteString("This module is the finished previous stage plus the new code of this one, with the\n" +
+		"instrumentation you write left as `// TODO (exercise N.M)` between `// exercise N.M: begin`\n" +
+		"and `// exercise N.M: end` lines. It builds as it is; its tests fail until you do the work.\n\n")
+	fmt.Fprintf(&b, "Read the lesson with `workshop show %d`, run your stage with `workshop up %d --exercise`,\n"+
+		"and check it end to end with `workshop check %d`. Stuck: `workshop hint N.M`.\n", s.Number, s.Number, s.Number)
+	for _, e := range s.Exercises {
+		fmt.Fprintf(&b, "\n## Exercise %s: %s\n\n", e.ID, e.Title)
+		fmt.Fprintf(&b, "Step %s, in %s.\n\n", e.Step, "`"+strings.Join(e.Files, "`, `")+"`")
+		fmt.Fprintf(&b, "Done when these tests pass (run here):\n\n```sh\n%s\n```\n", TestCommand(e))
+	}
+	b.WriteString("\nAll at once: `go test ./...`.\n")
+	return b.String()
+}
+
 // solution is the page of one exercise: its goal, the reference code of its
 // regions file by file, and its hints.
 func solution(s *lesson.Stage, e lesson.Exercise, regions []Region) string {
@@ -364,6 +431,9 @@ func solution(s *lesson.Stage, e lesson.Exercise, regions []Region) string {
 			continue
 		}
 		fmt.Fprintf(&b, "\nIn `%s`:\n\n```go\n%s\n```\n", file, strings.Join(parts, "\n\n// ...\n\n"))
+	}
+	if len(e.Tests) > 0 {
+		fmt.Fprintf(&b, "\n## Check it\n\nIn `exercises/stage%d`:\n\n```sh\n%s\n```\n", s.Number, TestCommand(e))
 	}
 	if len(e.Hints) > 0 {
 		b.WriteString("\n## Hints\n\n")

@@ -44,6 +44,9 @@ type Exercise struct {
 	Files []string `toml:"files"`
 	Goal  string   `toml:"goal"`
 	Hints []string `toml:"hints"`
+	// Tests are the stage's tests that fail until this exercise is done,
+	// each "PKG/TestName" with PKG the package's folder in the module.
+	Tests []string `toml:"tests"`
 }
 
 // ManifestPath is where stage n's manifest lives.

@@ -1,0 +1,319 @@
+package main
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/go-o11y-workshop/kit/exercises/stage2/internal/telemetry"
+	"github.com/go-o11y-workshop/kit/exercises/stage2/internal/telemetry/telemetrytest"
+)
+
+var (
+	traceIDPattern = regexp.MustCompile(`^[0-9a-f]{32}$`)
+	spanIDPattern  = regexp.MustCompile(`^[0-9a-f]{16}$`)
+)
+
+// spansOfKind returns the ended spans called name of the given kind: the
+// frontend's server span and its client span are both called "GET /roll".
+func spansOfKind(rec *telemetrytest.Recorder, name string, kind trace.SpanKind) []sdktrace.ReadOnlySpan {
+	var out []sdktrace.ReadOnlySpan
+	for _, s := range rec.SpansNamed(name) {
+		if s.SpanKind() == kind {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// waitSpan waits for the one span called name of the given kind. A span is
+// recorded when it ends, which can be just after the client has its answer.
+func waitSpan(t *testing.T, rec *telemetrytest.Recorder, name string, kind trace.SpanKind) sdktrace.ReadOnlySpan {
+	t.Helper()
+	ok := assert.Eventually(t, func() bool { return len(spansOfKind(rec, name, kind)) > 0 },
+		5*time.Second, 5*time.Millisecond)
+	spans := spansOfKind(rec, name, kind)
+	require.Truef(t, ok && len(spans) == 1, "want one %s span %q; ended spans: %v",
+		kind, name, telemetrytest.Names(rec.Ended()))
+	return spans[0]
+}
+
+// attr returns a span attribute and whether it is set.
+func attr(s sdktrace.ReadOnlySpan, key string) (attribute.Value, bool) {
+	return telemetrytest.Attr(s, key)
+}
+
+// traceparentOf decodes a traceparent header with the W3C propagator.
+func traceparentOf(header string) trace.SpanContext {
+	carrier := propagation.HeaderCarrier(http.Header{"Traceparent": {header}})
+	return trace.SpanContextFromContext(propagation.TraceContext{}.Extract(context.Background(), carrier))
+}
+
+func TestOneTraceFromTheFrontendIntoTheDiceRoller(t *testing.T) {
+	tests := []struct {
+		target, span, backendPath string
+	}{
+		{"/roll?die=fair", "GET /roll", "/roll?die=fair"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.span, func(t *testing.T) {
+			s := newStack(t, nil)
+
+			status, _, _ := get(t, s.frontend.URL+tt.target)
+			require.Equal(t, http.StatusOK, status)
+
+			server := waitSpan(t, s.frontend.rec, tt.span, trace.SpanKindServer)
+			client := waitSpan(t, s.frontend.rec, tt.span, trace.SpanKindClient)
+			assert.False(t, server.Parent().IsValid(), "the trace starts in the frontend")
+			assert.Equal(t, server.SpanContext().TraceID(), client.SpanContext().TraceID())
+			assert.Equal(t, server.SpanContext().SpanID(), client.Parent().SpanID(),
+				"the client span is a child of the server span")
+
+			// What the dice-roller receives makes its server span a child of
+			// the frontend's client span.
+			calls := s.diceRoller.Calls()
+			require.Len(t, calls, 1)
+			require.NotEmpty(t, calls[0].Traceparent, "the dice-roller got no traceparent header")
+			remote := traceparentOf(calls[0].Traceparent)
+			require.Truef(t, remote.IsValid(), "invalid traceparent %q", calls[0].Traceparent)
+			assert.Equal(t, client.SpanContext().TraceID(), remote.TraceID(), "one trace id across both services")
+			assert.Equal(t, client.SpanContext().SpanID(), remote.SpanID(), "the parent is the frontend's client span")
+			assert.True(t, remote.IsSampled())
+
+			assertAttr(t, server, "die.type", attribute.StringValue("fair"))
+			assertAttr(t, server, "backend.status_code", attribute.Int64Value(200))
+			assertAttr(t, server, "backend.url", attribute.StringValue(s.diceRoller.URL+tt.backendPath))
+			assertAttr(t, server, "http.route", attribute.StringValue(strings.TrimPrefix(tt.span, "GET ")))
+			assert.NotEqual(t, codes.Error, server.Status().Code)
+		})
+	}
+}
+
+// assertAttr checks an attribute's value and type (an int64 is not a string).
+func assertAttr(t *testing.T, s sdktrace.ReadOnlySpan, key string, want attribute.Value) {
+	t.Helper()
+	got, ok := attr(s, key)
+	if assert.Truef(t, ok, "span %q has no attribute %q", s.Name(), key) {
+		assert.Equalf(t, want.Type(), got.Type(), "type of %q", key)
+		assert.Equalf(t, want.String(), got.String(), "value of %q", key)
+	}
+}
+
+func TestTheFrontendContinuesAnIncomingTrace(t *testing.T) {
+	s := newStack(t, nil)
+	const incoming = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, s.frontend.URL+"/roll?die=fair", nil)
+	require.NoError(t, err)
+	req.Header.Set("traceparent", incoming)
+	resp, err := testClient.Do(req)
+	require.NoError(t, err)
+	require.NoError(t, resp.Body.Close())
+
+	server := waitSpan(t, s.frontend.rec, "GET /roll", trace.SpanKindServer)
+	parent := traceparentOf(incoming)
+	assert.Equal(t, parent.TraceID(), server.SpanContext().TraceID())
+	assert.Equal(t, parent.SpanID(), server.Parent().SpanID())
+	calls := s.diceRoller.Calls()
+	require.Len(t, calls, 1)
+	assert.Equal(t, parent.TraceID(), traceparentOf(calls[0].Traceparent).TraceID())
+}
+
+func TestRollMetrics(t *testing.T) {
+	// fair rolls succeed, risky rolls fail: two status codes from the dice-roller.
+	s := newStack(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("die") == "risky" {
+			answerWith(http.StatusInternalServerError, `{"error": "rolling risky failed"}`)(w, r)
+			return
+		}
+		answerLikeDiceRoller(w, r)
+	})
+	for _, target := range []string{
+		"/roll?die=fair", "/roll?die=fair", "/roll?die=fair", // 200
+		"/roll?die=risky", // 500
+		"/roll?die=nope",  // 400
+	} {
+		get(t, s.frontend.URL+target)
+	}
+	rec := s.frontend.rec
+
+	clicks := map[string]float64{"fair": 3, "risky": 1, "unknown": 1}
+	for die, want := range clicks {
+		assert.Equal(t, want, rec.CounterValue(t, "frontend_button_clicks_total", map[string]string{"die_type": die}), "clicks of %s", die)
+	}
+	requests := []struct {
+		die, code string
+		want      float64
+	}{{"fair", "200", 3}, {"risky", "500", 1}, {"unknown", "400", 1}}
+	for _, r := range requests {
+		assert.Equal(t, r.want, rec.CounterValue(t, "frontend_requests_total",
+			map[string]string{"die_type": r.die, "status_code": r.code}), "requests %s/%s", r.die, r.code)
+	}
+	assert.ElementsMatch(t, []string{"200", "500", "400"}, rec.LabelValues(t, "frontend_requests_total", "status_code"))
+	for die, want := range clicks {
+		h := rec.Metric(t, "frontend_request_duration_seconds", map[string]string{"die_type": die}).GetHistogram()
+		if assert.NotNil(t, h, "no duration series for %s", die) {
+			assert.Equal(t, uint64(want), h.GetSampleCount(), "durations of %s", die)
+			assert.Greater(t, h.GetSampleSum(), 0.0)
+		}
+	}
+	assert.Nil(t, rec.Family(t, "async_roll_requests_total"), "stage 2 has no async rolling")
+}
+
+func TestTheDieTypeLabelIsAKnownDieOrUnknown(t *testing.T) {
+	s := newStack(t, nil)
+	for _, die := range []string{"fair", "risky", "nope", "FAIR", "fair ", "<script>alert(1)</script>", "d20", strings.Repeat("x", 200)} {
+		get(t, s.frontend.URL+"/roll?die="+url.QueryEscape(die))
+	}
+	get(t, s.frontend.URL+"/roll")
+	rec := s.frontend.rec
+	for _, family := range []string{"frontend_button_clicks_total", "frontend_requests_total", "frontend_request_duration_seconds"} {
+		assert.ElementsMatch(t, []string{"fair", "risky", "unknown"}, unique(rec.LabelValues(t, family, "die_type")),
+			"die_type of %s", family)
+	}
+	assert.Equal(t, 7.0, rec.CounterValue(t, "frontend_button_clicks_total", map[string]string{"die_type": "unknown"}))
+	assert.Equal(t, 7.0, rec.CounterValue(t, "frontend_requests_total", map[string]string{"die_type": "unknown", "status_code": "400"}))
+	assert.Len(t, s.diceRoller.Calls(), 2, "only fair and risky reach the dice-roller")
+}
+
+func TestHTTPMetricsAreLabelledWithTheRoutePattern(t *testing.T) {
+	s := newStack(t, nil)
+	for _, target := range []string{"/roll?die=fair", "/roll?die=risky", "/roll?die=nope", "/roll-async?die=fair&times=2", "/no/such/page"} {
+		get(t, s.frontend.URL+target)
+	}
+	rec := s.frontend.rec
+	want := []struct {
+		handler, status string
+		n               float64
+	}{{"/roll", "2xx", 2}, {"/roll", "4xx", 1}, {"unmatched", "4xx", 2}}
+	// The middleware counts after the handler returns: poll rather than race.
+	assert.Eventually(t, func() bool {
+		for _, w := range want {
+			if rec.CounterValue(t, "http_requests_total", map[string]string{"handler": w.handler, "method": "GET", "status": w.status}) != w.n {
+				return false
+			}
+		}
+		return true
+	}, 5*time.Second, 5*time.Millisecond, "http_requests_total: %v", rec.LabelValues(t, "http_requests_total", "handler"))
+	for _, handler := range rec.LabelValues(t, "http_requests_total", "handler") {
+		assert.NotContains(t, handler, "?", "the handler label is the route, never the URL")
+	}
+}
+
+func TestRollLogs(t *testing.T) {
+	s := newStack(t, nil)
+	get(t, s.frontend.URL+"/roll?die=fair")
+	rec := s.frontend.rec
+	server := waitSpan(t, rec, "GET /roll", trace.SpanKindServer)
+	traceID, spanID := server.SpanContext().TraceID().String(), server.SpanContext().SpanID().String()
+
+	requested := rec.LogsWithMessage(t, "roll requested")
+	require.Len(t, requested, 1)
+	assert.Equal(t, "INFO", requested[0]["level"])
+	assert.Equal(t, "fair", requested[0]["die_type"])
+
+	answered := rec.LogsWithMessage(t, "backend answered")
+	require.Len(t, answered, 1)
+	assert.Equal(t, "INFO", answered[0]["level"])
+	assert.Equal(t, "fair", answered[0]["die_type"])
+	assert.Equal(t, 200.0, answered[0]["backend_status"])
+
+	for _, line := range append(requested, answered...) {
+		assert.Equal(t, traceID, line["trace_id"], "the log line links to the request's trace: %v", line)
+		assert.Equal(t, spanID, line["span_id"])
+		assert.Equal(t, "frontend", line["service"])
+		ts, ok := line["timestamp"].(string)
+		if assert.True(t, ok, "no timestamp: %v", line) {
+			_, err := time.Parse(time.RFC3339, ts)
+			assert.NoError(t, err)
+		}
+	}
+	assert.Empty(t, rec.LogsWithMessage(t, "backend failed"))
+}
+
+func TestBackendFailedIsLoggedAsAnErrorWithItsTrace(t *testing.T) {
+	fe := newTestFrontend(t, config{diceRollerURL: closedURL(t)})
+	status, _, _ := get(t, fe.URL+"/roll?die=risky")
+	require.Equal(t, http.StatusBadGateway, status)
+
+	failed := fe.rec.LogsWithMessage(t, "backend failed")
+	require.Len(t, failed, 1)
+	line := failed[0]
+	assert.Equal(t, "ERROR", line["level"])
+	assert.Equal(t, "risky", line["die_type"])
+	assert.Contains(t, line["error"], "connection refused")
+	assert.Regexp(t, traceIDPattern, line["trace_id"])
+	assert.Regexp(t, spanIDPattern, line["span_id"])
+
+	server := waitSpan(t, fe.rec, "GET /roll", trace.SpanKindServer)
+	assert.Equal(t, server.SpanContext().TraceID().String(), line["trace_id"], "the ERROR line leads to the failed trace")
+	assert.Empty(t, fe.rec.LogsWithMessage(t, "backend answered"))
+	assert.Equal(t, 1.0, fe.rec.CounterValue(t, "frontend_requests_total", map[string]string{"die_type": "risky", "status_code": "502"}))
+}
+
+func unique(values []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, v := range values {
+		if !seen[v] {
+			seen[v] = true
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// TestTheDiceRollersSpanIsAChildOfTheClientSpan checks the other end: a
+// dice-roller traced like the real one (telemetry.TraceRequests, recording
+// its own spans) continues the frontend's trace under the client span.
+func TestTheDiceRollersSpanIsAChildOfTheClientSpan(t *testing.T) {
+	rollerRec := telemetrytest.New(t, "dice-roller")
+	r := chi.NewRouter()
+	r.Use(telemetry.TraceRequests(rollerRec.Telemetry, "dice-roller"))
+	r.Get("/roll", answerLikeDiceRoller)
+	roller := httptest.NewServer(r)
+	t.Cleanup(roller.Close)
+	fe := newTestFrontend(t, config{diceRollerURL: roller.URL})
+
+	status, body, _ := get(t, fe.URL+"/roll?die=fair")
+	require.Equal(t, http.StatusOK, status)
+	assert.JSONEq(t, `{"roll": 4}`, body)
+
+	server := waitSpan(t, fe.rec, "GET /roll", trace.SpanKindServer)
+	client := waitSpan(t, fe.rec, "GET /roll", trace.SpanKindClient)
+	backend := waitSpan(t, rollerRec, "GET /roll", trace.SpanKindServer)
+	traceID := server.SpanContext().TraceID()
+	assert.Equal(t, traceID, client.SpanContext().TraceID())
+	assert.Equal(t, traceID, backend.SpanContext().TraceID(), "one trace id across both services")
+	assert.Equal(t, server.SpanContext().SpanID(), client.Parent().SpanID(), "frontend server span → client span")
+	assert.Equal(t, client.SpanContext().SpanID(), backend.Parent().SpanID(), "client span → dice-roller server span")
+	assert.True(t, backend.Parent().IsRemote(), "the parent came over the wire")
+	assertAttr(t, client, "http.response.status_code", attribute.Int64Value(200))
+	assertAttr(t, client, "url.full", attribute.StringValue(roller.URL+"/roll?die=fair"))
+	assert.False(t, client.StartTime().Before(server.StartTime()) || client.EndTime().After(server.EndTime()),
+		"the call happens inside the frontend's request")
+	assert.False(t, backend.StartTime().Before(client.StartTime()) || backend.EndTime().After(client.EndTime()),
+		"the dice-roller works inside the call")
+}
+
+// waitLogs waits for at least one log line with message msg. A handler can
+// log just after its client has the answer.
+func waitLogs(t *testing.T, rec *telemetrytest.Recorder, msg string) []map[string]any {
+	t.Helper()
+	require.Eventually(t, func() bool { return len(rec.LogsWithMessage(t, msg)) > 0 },
+		5*time.Second, 5*time.Millisecond, "no log line %q", msg)
+	return rec.LogsWithMessage(t, msg)
+}

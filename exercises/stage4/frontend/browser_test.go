@@ -1,0 +1,161 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// pageOutput is what the page's output box shows.
+type pageOutput struct {
+	Summary string `json:"summary"`
+	Status  string `json:"status"`
+	Body    string `json:"body"`
+}
+
+// clickRoll presses Roll and waits for the answer to be shown.
+func clickRoll(t *testing.T, ctx context.Context) pageOutput {
+	t.Helper()
+	// Clear the status first: the "Status ..." that the poll waits for is
+	// then this roll's, never the previous one's.
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Evaluate[chromedp.Void](`document.getElementById("status").textContent = ""`),
+		chromedp.Click(chromedp.ID("roll")),
+		chromedp.Poll[chromedp.Void](`document.getElementById("status").textContent.startsWith("Status ")`,
+			chromedp.WithPollingTimeout(20*time.Second)),
+	), "the page showed no answer")
+	out, err := chromedp.Run(ctx, chromedp.Evaluate[pageOutput](`({
+		summary: document.getElementById("summary").textContent,
+		status: document.getElementById("status").textContent,
+		body: document.getElementById("body").textContent,
+	})`))
+	require.NoError(t, err)
+	return out
+}
+
+func evaluate[T any](t *testing.T, ctx context.Context, expression string) T {
+	t.Helper()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expression))
+	require.NoError(t, err, expression)
+	return v
+}
+
+func setValue(t *testing.T, ctx context.Context, id, value string) {
+	t.Helper()
+	require.NoError(t, chromedp.Do(ctx, chromedp.SetValue(chromedp.ID(id), value)))
+}
+
+// lastCall is the last request the fake dice-roller received.
+func lastCall(t *testing.T, f *fakeDiceRoller) backendCall {
+	t.Helper()
+	calls := f.Calls()
+	require.NotEmpty(t, calls, "the dice-roller was not called")
+	return calls[len(calls)-1]
+}
+
+func TestBrowserRollsThroughThePage(t *testing.T) {
+	// fair and risky roll like the real dice-roller, except an async batch of
+	// risky dice, which fails.
+	s := newStack(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/roll-async" && r.URL.Query().Get("die") == "risky" {
+			answerWith(http.StatusInternalServerError, `{"error": "rolling risky failed: roll 2 failed"}`)(w, r)
+			return
+		}
+		answerLikeDiceRoller(w, r)
+	})
+	ctx := newBrowser(t, 60*time.Second)
+
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Navigate(s.frontend.URL+"/"),
+		chromedp.WaitVisible(chromedp.ID("roll")),
+	))
+
+	t.Run("the dropdown lists the die-service's dice", func(t *testing.T) {
+		options := evaluate[[]string](t, ctx, `Array.from(document.querySelectorAll("#die option"), o => o.value + "=" + o.textContent)`)
+		assert.Equal(t, []string{"fair=fair", "risky=risky"}, options)
+		assert.Equal(t, "Press Roll.", evaluate[string](t, ctx, `document.getElementById("summary").textContent`))
+	})
+
+	t.Run("one roll", func(t *testing.T) {
+		setValue(t, ctx, "die", "risky")
+		out := clickRoll(t, ctx)
+
+		assert.Equal(t, "Status 200", out.Status)
+		assert.JSONEq(t, `{"roll": 4}`, out.Body, "the page shows the dice-roller's body")
+		assert.Equal(t, "Rolled 4", out.Summary)
+		call := lastCall(t, s.diceRoller)
+		assert.Equal(t, "/roll", call.Path)
+		assert.Equal(t, url.Values{"die": {"risky"}}, call.Query)
+	})
+
+	t.Run("async rolls", func(t *testing.T) {
+		assert.True(t, evaluate[bool](t, ctx, `document.getElementById("times").disabled`),
+			"the number of rolls is disabled until async is ticked")
+		require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.ID("async"))))
+		assert.False(t, evaluate[bool](t, ctx, `document.getElementById("times").disabled`),
+			"ticking async enables the number of rolls")
+		setValue(t, ctx, "die", "fair")
+		setValue(t, ctx, "times", "5")
+
+		out := clickRoll(t, ctx)
+
+		assert.Equal(t, "Status 200", out.Status)
+		var batch struct {
+			Total int   `json:"total"`
+			Rolls []int `json:"rolls"`
+			Count int   `json:"count"`
+		}
+		require.NoError(t, json.Unmarshal([]byte(out.Body), &batch), "body %q", out.Body)
+		require.Len(t, batch.Rolls, 5)
+		rolls := make([]string, len(batch.Rolls))
+		for i, r := range batch.Rolls {
+			rolls[i] = strconv.Itoa(r)
+		}
+		want := fmt.Sprintf("Rolled %d dice, total %d: [%s]", batch.Count, batch.Total, strings.Join(rolls, ", "))
+		assert.Equal(t, want, out.Summary)
+		assert.Equal(t, "Rolled 5 dice, total 15: [1, 2, 3, 4, 5]", out.Summary)
+		call := lastCall(t, s.diceRoller)
+		assert.Equal(t, "/roll-async", call.Path)
+		assert.Equal(t, url.Values{"die": {"fair"}, "times": {"5"}}, call.Query)
+		saveScreenshot(t, ctx, "async")
+	})
+
+	t.Run("an error answer", func(t *testing.T) {
+		setValue(t, ctx, "die", "risky")
+		setValue(t, ctx, "times", "3")
+
+		out := clickRoll(t, ctx)
+
+		assert.Equal(t, "Status 500", out.Status)
+		assert.Equal(t, "Error: rolling risky failed: roll 2 failed", out.Summary)
+		assert.JSONEq(t, `{"error": "rolling risky failed: roll 2 failed"}`, out.Body)
+		saveScreenshot(t, ctx, "error")
+	})
+
+	t.Run("unticking async rolls one die again", func(t *testing.T) {
+		require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.ID("async"))))
+		assert.True(t, evaluate[bool](t, ctx, `document.getElementById("times").disabled`))
+
+		out := clickRoll(t, ctx)
+
+		assert.Equal(t, "Status 200", out.Status)
+		assert.Equal(t, "Rolled 4", out.Summary)
+		assert.Equal(t, "/roll", lastCall(t, s.diceRoller).Path)
+	})
+
+	// The browser's rolls went through the instrumented frontend.
+	rec := s.frontend.rec
+	assert.Equal(t, 2.0, rec.CounterValue(t, "frontend_requests_total", map[string]string{"die_type": "risky", "status_code": "200"}))
+	assert.Equal(t, 1.0, rec.CounterValue(t, "frontend_requests_total", map[string]string{"die_type": "risky", "status_code": "500"}))
+	assert.Equal(t, 1.0, rec.CounterValue(t, "async_roll_requests_total", map[string]string{"batch_size": "5"}))
+}

@@ -1,0 +1,101 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/go-o11y-workshop/kit/exercises/stage4/internal/service"
+)
+
+// FuzzRollQuery sends GET /roll?<query> (or /roll-async?<query>) with any
+// raw query string through the frontend's real router, its die list (fair,
+// risky) loaded from a fake die-service and a fake dice-roller behind it.
+// A bad die or times is refused with a 400 naming the valid values before the
+// dice-roller is called; a good request is relayed once, with the parameters
+// the user sent; nothing answers 5xx; no label value comes from the query.
+// The seeds are in testdata/fuzz/FuzzRollQuery; a longer run:
+//
+//	go test -run '^$' -fuzz '^FuzzRollQuery$' -fuzztime 30s ./frontend
+func FuzzRollQuery(f *testing.F) {
+	f.Fuzz(func(t *testing.T, rawQuery string, async bool) {
+		s := newStack(t, nil)
+		path := "/roll"
+		if async {
+			path = "/roll-async"
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		req := httptest.NewRequestWithContext(ctx, http.MethodGet, path, nil)
+		req.URL.RawQuery = rawQuery
+		req.RequestURI = req.URL.RequestURI()
+		w := httptest.NewRecorder()
+
+		s.frontend.srv.routes().ServeHTTP(w, req)
+
+		// The model: the handlers read the query as url.ParseQuery does,
+		// ignoring the pairs it cannot decode.
+		q, _ := url.ParseQuery(rawQuery)
+		die, rawTimes := q.Get("die"), q.Get("times")
+		knownDie := die == "fair" || die == "risky"
+		times, timesErr := service.ParseTimes(rawTimes)
+		var wantMessage string
+		switch {
+		case die == "":
+			wantMessage = `missing query parameter "die"; valid: fair, risky`
+		case !knownDie:
+			wantMessage = fmt.Sprintf("unknown die %q; valid: fair, risky", die)
+		case async && timesErr != nil:
+			wantMessage = "valid: an integer from 1 to 20"
+		}
+
+		body := w.Body.String()
+		require.Equal(t, "application/json", w.Header().Get("Content-Type"))
+		calls := s.diceRoller.Calls()
+		if wantMessage != "" {
+			require.Equal(t, http.StatusBadRequest, w.Code, "query %q: %s", rawQuery, body)
+			var e service.ErrorBody
+			require.NoError(t, json.Unmarshal(w.Body.Bytes(), &e), "not a JSON error: %s", body)
+			require.Contains(t, e.Error, wantMessage, "query %q", rawQuery)
+			require.Empty(t, calls, "query %q: a bad request reached the dice-roller", rawQuery)
+		} else {
+			require.Equal(t, http.StatusOK, w.Code, "query %q: %s", rawQuery, body)
+			require.Len(t, calls, 1, "query %q: one call to the dice-roller", rawQuery)
+			wantQuery := url.Values{"die": {die}}
+			if async {
+				wantQuery.Set("times", rawTimes)
+			}
+			assert.Equal(t, path, calls[0].Path)
+			assert.Equal(t, wantQuery, calls[0].Query, "only the parameters the user sent are relayed")
+		}
+
+		// Every label value comes from a closed set, whatever the query held.
+		rec := s.frontend.rec
+		assert.Equal(t, []string{path}, rec.LabelValues(t, "http_requests_total", "handler"),
+			"the handler label is the route, never the raw URL")
+		dieTypes := []string{"fair", "risky", "unknown"}
+		for _, family := range []string{"frontend_button_clicks_total", "frontend_requests_total", "frontend_request_duration_seconds"} {
+			for _, v := range rec.LabelValues(t, family, "die_type") {
+				assert.Contains(t, dieTypes, v, "%s die_type for query %q", family, rawQuery)
+			}
+		}
+		for _, v := range rec.LabelValues(t, "frontend_requests_total", "status_code") {
+			assert.Contains(t, []string{"200", "400"}, v, "status_code for query %q", rawQuery)
+		}
+		batchSizes := rec.LabelValues(t, "async_roll_requests_total", "batch_size")
+		if async && wantMessage == "" {
+			assert.Equal(t, []string{strconv.Itoa(times)}, batchSizes)
+		} else {
+			assert.Empty(t, batchSizes, "only valid batches are counted")
+		}
+	})
+}
