@@ -34,8 +34,9 @@ func runBench(env *Env, args []string) error {
 		return err
 	}
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
+	sweepLocal(env)
 	fmt.Fprintf(env.Stderr, "benchmarking the reference stage %d (stages/stage%d) as local processes on free ports\n", n, n)
 	rep, err := bench.Run(ctx, bench.Options{Dir: repo.StageDir(root, n), Stage: n, Repeat: *repeat, Requests: *requests, Progress: env.Stderr})
 	if err != nil {

@@ -42,8 +42,9 @@ func runCheck(env *Env, args []string) error {
 		return err
 	}
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
+	sweepLocal(env)
 	if *rt != "local" {
 		// Leftovers of a check that was killed before it could clean up.
 		if left, err := runtime.Sweep(ctx, false); err == nil && left != (runtime.Leftovers{}) {
@@ -106,4 +107,16 @@ func saveResult(root string, n int, dir string, res *check.Result) {
 	}
 	st.Checks[strconv.Itoa(n)] = state.CheckResult{Dir: rel, Passed: res.Passed(), Total: len(res.Outcomes), At: time.Now().UTC()}
 	_ = st.Save(root)
+}
+
+// sweepLocal stops the local services of an earlier run that was killed
+// before it could stop them (SIGKILL, a crash), and says so.
+func sweepLocal(env *Env) {
+	n, err := runtime.SweepLocal()
+	switch {
+	case err != nil:
+		fmt.Fprintf(env.Stderr, "looking for services an earlier run left running: %v\n", err)
+	case n > 0:
+		fmt.Fprintf(env.Stderr, "stopped %d service process(es) left running by an earlier workshop run that was killed\n", n)
+	}
 }

@@ -59,8 +59,9 @@ func runGrade(env *Env, args []string) error {
 		stages = []int{n}
 	}
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
+	sweepLocal(env)
 	rows := make([]gradeRow, len(dirs))
 	sem := make(chan struct{}, *parallel)
 	var wg sync.WaitGroup

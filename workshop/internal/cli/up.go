@@ -140,6 +140,7 @@ func up(ctx context.Context, env *Env, o upOptions) (err error) {
 	if err != nil {
 		return err
 	}
+	sweepLocal(env) // a killed earlier run's services would hold the ports
 	// Checked before building anything: a port still held by an earlier run
 	// (or by the Docker stack) is the usual way this fails.
 	for _, s := range services {

@@ -144,6 +144,30 @@ func TestUp(t *testing.T) {
 		assertFree(t, ":8100", "127.0.0.1:"+strconv.Itoa(viewerPort), "0.0.0.0:"+strconv.Itoa(otlpPort))
 	})
 
+	t.Run("the services of a killed run are stopped by the next one", func(t *testing.T) {
+		skipUnlessFree(t, 8100)
+		viewerPort, otlpPort := freePort(t), freePort(t)
+		args := []string{"up", "1", "--viewer-port", strconv.Itoa(viewerPort), "--otlp-port", strconv.Itoa(otlpPort)}
+		killed := startUp(t, bin, root, args...)
+		killed.waitOutput(t, "Ctrl-C stops everything")
+		services := childPIDs(killed.cmd.Process.Pid)
+		require.Len(t, services, 1)
+		t.Cleanup(func() { _ = syscall.Kill(-services[0], syscall.SIGKILL) })
+
+		require.NoError(t, killed.cmd.Process.Kill()) // SIGKILL: no chance to stop the dice-roller
+		killed.wait(t)
+		require.NoError(t, syscall.Kill(services[0], 0), "the dice-roller outlives the killed CLI")
+
+		p := startUp(t, bin, root, args...)
+		p.waitOutput(t, "Ctrl-C stops everything")
+		assert.Contains(t, p.out.String(), "stopped 1 service process(es) left running by an earlier workshop run that was killed")
+		assert.ErrorIs(t, syscall.Kill(services[0], 0), syscall.ESRCH, "the orphaned dice-roller (pid %d) is gone", services[0])
+		assert.Equal(t, http.StatusOK, get(t, "http://127.0.0.1:8100/roll?die=fair").status, "the new run has the port")
+		require.NoError(t, p.cmd.Process.Signal(os.Interrupt))
+		assert.Equal(t, 0, p.wait(t), p.out.String())
+		assertFree(t, ":8100")
+	})
+
 	t.Run("a taken service port stops it before anything runs", func(t *testing.T) {
 		held, err := net.Listen("tcp", ":8100")
 		if err != nil {

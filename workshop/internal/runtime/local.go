@@ -14,6 +14,10 @@ import (
 	"time"
 )
 
+// OwnerEnv is set in every local service's environment to the pid of the
+// CLI that started it, so SweepLocal can find the services of a killed run.
+const OwnerEnv = "WORKSHOP_RUN"
+
 // LocalOptions configure a stage run as local processes.
 type LocalOptions struct {
 	Dir   string // the stage module
@@ -105,7 +109,8 @@ func StartLocal(ctx context.Context, o LocalOptions) (_ *LocalSystem, err error)
 			}
 		}}
 		p.cmd = exec.Command(bins[s.Name])
-		p.cmd.Env = append(append(append(os.Environ(), env...), o.Env...), "PORT="+strconv.Itoa(sys.ports[s.Name]))
+		p.cmd.Env = append(append(append(os.Environ(), env...), o.Env...),
+			"PORT="+strconv.Itoa(sys.ports[s.Name]), OwnerEnv+"="+strconv.Itoa(os.Getpid()))
 		p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 		setProcessGroup(p.cmd)
 		if err := p.cmd.Start(); err != nil {
