@@ -206,12 +206,12 @@ func TestComposeConfigValid(t *testing.T) {
 	}
 }
 
-// TestStage4ComposeRuns builds stage 4's images the way `make stage4-docker`
+// TestStageComposeRuns builds each stage's images the way `make stageN-docker`
 // does (binaries and probe on the host, FROM scratch, nothing pulled), runs
 // them on a network of their own with every port moved to a free one, waits
-// until the probe says they are healthy and rolls a die through the
-// frontend. Everything is removed afterwards, on failure too.
-func TestStage4ComposeRuns(t *testing.T) {
+// until the probe says they are healthy and rolls a die through the stage's
+// entry point. Everything is removed afterwards, on failure too.
+func TestStageComposeRuns(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs containers")
 	}
@@ -219,16 +219,25 @@ func TestStage4ComposeRuns(t *testing.T) {
 	compose := requireCompose(t)
 	requireEngine(t)
 	root := repoRoot(t)
+	for n := range stagePorts {
+		t.Run("stage"+strconv.Itoa(n), func(t *testing.T) {
+			t.Parallel()
+			composeRuns(t, compose, root, n)
+		})
+	}
+}
+
+func composeRuns(t *testing.T, compose []string, root string, n int) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 
-	// The build context: a copy of stage 4's Dockerfile with the binaries
-	// in bin/, in a folder of the test's own (stages/stage4/bin is make's).
+	// The build context: a copy of the stage's Dockerfile with the binaries
+	// in bin/, in a folder of the test's own (stages/stageN/bin is make's).
 	buildCtx := t.TempDir()
 	began := time.Now()
-	require.NoError(t, stagebuild.Build(ctx, root, 4, filepath.Join(buildCtx, "bin"),
+	require.NoError(t, stagebuild.Build(ctx, root, n, filepath.Join(buildCtx, "bin"),
 		stagebuild.Options{GOARCH: stagebuild.EngineArch(ctx), Probe: true}))
-	dockerfile, err := os.ReadFile(filepath.Join(stagebuild.StageDir(root, 4), "Dockerfile"))
+	dockerfile, err := os.ReadFile(filepath.Join(stagebuild.StageDir(root, n), "Dockerfile"))
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(filepath.Join(buildCtx, "Dockerfile"), dockerfile, 0o644))
 	t.Logf("binaries built: %s", time.Since(began).Round(time.Millisecond))
@@ -246,13 +255,13 @@ func TestStage4ComposeRuns(t *testing.T) {
 	})
 
 	ports := map[string]int{}
-	env := []string{"O11Y_NETWORK=" + network, "STAGE4_BUILD_CONTEXT=" + buildCtx}
-	for name := range stagePorts[4] {
+	env := []string{"O11Y_NETWORK=" + network, fmt.Sprintf("STAGE%d_BUILD_CONTEXT=%s", n, buildCtx)}
+	for name := range stagePorts[n] {
 		ports[name] = freePort(t)
-		env = append(env, fmt.Sprintf("STAGE4_%s_PORT=%d", strings.ToUpper(strings.ReplaceAll(name, "-", "_")), ports[name]))
+		env = append(env, fmt.Sprintf("STAGE%d_%s_PORT=%d", n, strings.ToUpper(strings.ReplaceAll(name, "-", "_")), ports[name]))
 	}
 	composeArgs := func(args ...string) []string {
-		return append(append(append([]string{}, compose...), "-p", project, "-f", stageCompose(root, 4)), args...)
+		return append(append(append([]string{}, compose...), "-p", project, "-f", stageCompose(root, n)), args...)
 	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -276,7 +285,7 @@ func TestStage4ComposeRuns(t *testing.T) {
 	out, err := run(ctx, root, env, composeArgs("ps", "-q")...)
 	require.NoError(t, err)
 	containers := strings.Fields(out)
-	require.Len(t, containers, 3, "compose ps: %s", out)
+	require.Len(t, containers, len(stagePorts[n]), "compose ps: %s", out)
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		args := append([]string{"docker", "inspect", "--format", "{{.Name}} {{.State.Health.Status}}"}, containers...)
@@ -290,7 +299,11 @@ func TestStage4ComposeRuns(t *testing.T) {
 	}
 	t.Logf("healthy: %s", time.Since(start).Round(time.Millisecond))
 
-	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/roll?die=fair", ports["frontend"]))
+	entry := "frontend"
+	if n == 1 {
+		entry = "dice-roller" // stage 1 has no frontend
+	}
+	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/roll?die=fair", ports[entry]))
 	require.NoError(t, err)
 	body, err := io.ReadAll(resp.Body)
 	resp.Body.Close()
