@@ -25,8 +25,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/BurntSushi/toml"
-
 	"github.com/go-o11y-workshop/kit/workshop/internal/exercise"
 	"github.com/go-o11y-workshop/kit/workshop/internal/lesson"
 	"github.com/go-o11y-workshop/kit/workshop/internal/repo"
@@ -328,14 +326,7 @@ func manifest(n int, files []entry) (*lesson.Stage, error) {
 	if i < 0 {
 		return nil, fmt.Errorf("no stages/stage%d/lesson/lesson.toml in this commit", n)
 	}
-	var s lesson.Stage
-	if _, err := toml.Decode(string(files[i].data), &s); err != nil {
-		return nil, fmt.Errorf("stages/stage%d/lesson/lesson.toml: %w", n, err)
-	}
-	if s.Number != n {
-		return nil, fmt.Errorf("stages/stage%d/lesson/lesson.toml says stage = %d, want %d", n, s.Number, n)
-	}
-	return &s, nil
+	return lesson.Parse(files[i].data, n, "stages/stage"+strconv.Itoa(n)+"/lesson/lesson.toml")
 }
 
 // commit hashes the rewritten files, writes each tree through a temporary

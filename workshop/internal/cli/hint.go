@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/go-o11y-workshop/kit/workshop/internal/exercise"
+	"github.com/go-o11y-workshop/kit/workshop/internal/lesson"
 	"github.com/go-o11y-workshop/kit/workshop/internal/state"
 )
 
@@ -54,8 +55,8 @@ func runHint(env *Env, args []string) error {
 		fmt.Fprintf(w, "That was the last hint. `workshop hint %s --all` shows them all again.\n", ex.ID)
 	}
 	if len(ex.Tests) > 0 {
-		stage, _, _ := strings.Cut(ex.ID, ".")
-		fmt.Fprintf(w, "\nDone when these pass, in exercises/stage%s:\n  %s\n", stage, exercise.TestCommand(*ex))
+		n, _ := lesson.SplitID(ex.ID) // valid: exerciseAndRoot found it
+		fmt.Fprintf(w, "\nDone when these pass, in exercises/stage%d:\n  %s\n", n, exercise.TestCommand(*ex))
 	}
 	return nil
 }

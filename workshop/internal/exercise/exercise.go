@@ -370,17 +370,30 @@ func importName(p string) string {
 // TestCommand is the go test command, run in the exercise module, that runs
 // exactly the tests e's work makes pass.
 func TestCommand(e lesson.Exercise) string {
-	var names, pkgs []string
-	for _, t := range e.Tests {
-		i := strings.LastIndex(t, "/")
-		names = append(names, t[i+1:])
-		if pkg := "./" + t[:i] + "/"; !slices.Contains(pkgs, pkg) {
+	return fmt.Sprintf("go test -run '%s' %s", TestPattern(e.Tests), strings.Join(TestPackages(e.Tests), " "))
+}
+
+// TestPattern is the -run pattern that matches the functions of tests
+// ("pkg/TestName") by their whole names.
+func TestPattern(tests []string) string {
+	var names []string
+	for _, t := range tests {
+		names = append(names, regexp.QuoteMeta(t[strings.LastIndex(t, "/")+1:]))
+	}
+	slices.Sort(names)
+	return "^(" + strings.Join(slices.Compact(names), "|") + ")$"
+}
+
+// TestPackages are the folders ("./pkg/") of tests ("pkg/TestName"), in
+// order of first appearance.
+func TestPackages(tests []string) []string {
+	var pkgs []string
+	for _, t := range tests {
+		if pkg := "./" + t[:strings.LastIndex(t, "/")+1]; !slices.Contains(pkgs, pkg) {
 			pkgs = append(pkgs, pkg)
 		}
 	}
-	slices.Sort(names)
-	names = slices.Compact(names)
-	return fmt.Sprintf("go test -run '^(%s)$' %s", strings.Join(names, "|"), strings.Join(pkgs, " "))
+	return pkgs
 }
 
 // readme is the exercise module's README: where to write, and how to know

@@ -61,7 +61,7 @@ func TestStartersFailExactlyTheirExercisesTests(t *testing.T) {
 			for _, e := range s.Exercises {
 				require.NoError(t, os.RemoveAll(dir))
 				require.NoError(t, Starter(r, n, dir, e.ID))
-				got := goTest(t, dir, all, packages(all)...)
+				got := goTest(t, dir, all, TestPackages(all)...)
 				want := slices.Sorted(slices.Values(e.Tests))
 				assert.Equal(t, want, got.failed, "with every exercise but %s done, exactly %s's tests fail", e.ID, e.ID)
 			}
@@ -71,30 +71,15 @@ func TestStartersFailExactlyTheirExercisesTests(t *testing.T) {
 
 type testRun struct{ passed, failed []string }
 
-// packages are the folders ("./pkg/") of the named tests.
-func packages(names []string) []string {
-	var pkgs []string
-	for _, n := range names {
-		if p := "./" + n[:strings.LastIndex(n, "/")+1]; !slices.Contains(pkgs, p) {
-			pkgs = append(pkgs, p)
-		}
-	}
-	return pkgs
-}
-
 // goTest runs the named tests ("pkg/TestName"; all tests without names) in
 // the packages of the module in dir and reports which of them passed, and
 // which tests failed (named or not: a test of another package with the same
 // name counts); a package that does not build fails as "pkg/(build)".
 func goTest(t *testing.T, dir string, names []string, pkgs ...string) testRun {
 	t.Helper()
-	var funcs []string
-	for _, n := range names {
-		funcs = append(funcs, regexp.QuoteMeta(n[strings.LastIndex(n, "/")+1:]))
-	}
 	args := []string{"test", "-json", "-count=1"}
-	if len(funcs) > 0 {
-		args = append(args, "-run", "^("+strings.Join(funcs, "|")+")$")
+	if len(names) > 0 {
+		args = append(args, "-run", TestPattern(names))
 	}
 	args = append(args, pkgs...)
 	cmd := exec.CommandContext(t.Context(), "go", args...)

@@ -57,10 +57,25 @@ func ManifestPath(root string, n int) string {
 // Load reads stage n's manifest.
 func Load(root string, n int) (*Stage, error) {
 	path := ManifestPath(root, n)
-	var s Stage
-	md, err := toml.DecodeFile(path, &s)
+	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("lesson manifest of stage %d: %w", n, err)
+	}
+	s, err := Parse(data, n, path)
+	if err != nil {
+		return nil, err
+	}
+	s.Dir = filepath.Dir(path)
+	return s, nil
+}
+
+// Parse decodes stage n's manifest from data, read from path (named in the
+// errors): a file, or a blob of a commit. Its Dir is left empty.
+func Parse(data []byte, n int, path string) (*Stage, error) {
+	var s Stage
+	md, err := toml.Decode(string(data), &s)
+	if err != nil {
+		return nil, fmt.Errorf("lesson manifest %s: %w", path, err)
 	}
 	if undecoded := md.Undecoded(); len(undecoded) > 0 {
 		return nil, fmt.Errorf("lesson manifest %s: unknown keys %v", path, undecoded)
@@ -68,7 +83,6 @@ func Load(root string, n int) (*Stage, error) {
 	if s.Number != n {
 		return nil, fmt.Errorf("lesson manifest %s says stage = %d, want %d", path, s.Number, n)
 	}
-	s.Dir = filepath.Dir(path)
 	return &s, nil
 }
 
