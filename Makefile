@@ -22,8 +22,12 @@ test: ## run every module's tests with the race detector
 
 # Every `func FuzzX` in the stages, each run on its own (go fuzzes one target
 # per package at a time); the seeds in testdata/fuzz/ also run in `make test`.
-FUZZTIME ?= 10s
-fuzz: ## fuzz the stages' query parsing and die-spec loader, FUZZTIME (10s) per target
+# FUZZTIME is a count of inputs (1000x), not a duration: a duration races
+# Go 1.26's fuzz coordinator, which can then fail a run with a bare "context
+# deadline exceeded" and no crasher on a busy machine (go.dev/issue/75804).
+# A duration still works for a long local run: make fuzz FUZZTIME=5m.
+FUZZTIME ?= 1000x
+fuzz: ## fuzz the stages' query parsing and die-spec loader, FUZZTIME (1000x: inputs) per target
 	@set -e; for f in $$(grep -l '^func Fuzz' $$(find stages -name '*_test.go' | sort)); do \
 		mod=$$(echo $$f | cut -d/ -f1-2); pkg=./$$(dirname $${f#$$mod/}); \
 		for name in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' $$f); do \
