@@ -439,7 +439,7 @@ func TestClientGoingAwayStopsTheRoll(t *testing.T) {
 	cfg.maxDelay = 5 * time.Second
 	rolling := make(chan struct{}, 1)
 	env := newRollerEnv(t, cfg, func(s *server) {
-		s.roller.float64 = func() float64 {
+		s.roller.randFloat = func() float64 {
 			select {
 			case rolling <- struct{}{}: // the roll's delay is being chosen
 			default:

@@ -151,14 +151,14 @@ func uniqueValues(s []string) []string {
 // fixedRandom makes every delay factor × maxDelay and no roll fail unless
 // its die's error rate exceeds factor.
 func fixedRandom(factor float64) func(*server) {
-	return func(s *server) { s.roller.float64 = func() float64 { return factor } }
+	return func(s *server) { s.roller.randFloat = func() float64 { return factor } }
 }
 
 // fixedFace makes every roll succeed and show the die's face at index.
 func fixedFace(index int) func(*server) {
 	return func(s *server) {
 		fixedRandom(0.5)(s)
-		s.roller.intN = func(int) int { return index }
+		s.roller.randIndex = func(int) int { return index }
 	}
 }
 

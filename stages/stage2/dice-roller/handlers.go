@@ -105,7 +105,7 @@ var errMissingDie = fmt.Errorf(`missing query parameter "die"; valid: %s`, strin
 // the die does not exist.
 func (s *server) lookup(ctx context.Context, w http.ResponseWriter, die string) (Die, bool) {
 	spec, err := s.dice.lookup(die)
-	var unknown *errUnknownDie
+	var unknown *unknownDieError
 	switch {
 	case err == nil:
 		return spec, true
