@@ -45,6 +45,8 @@ func (s *server) routes() http.Handler {
 	r.Get("/healthz", service.Healthz)
 	r.Method(http.MethodGet, "/metrics", s.tel.MetricsHandler())
 	r.Get("/roll", s.handleRoll)
+	// Every route's request counters exist from the start, at 0.
+	s.tel.HTTP.InitRoutes(r)
 	return r
 }
 
