@@ -20,13 +20,13 @@ func knownDice() dice {
 	}
 }
 
-// errUnknownDie: the die is not one of ours (the caller's mistake, 400).
-type errUnknownDie struct {
+// unknownDieError says the die is not one of ours (the caller's mistake, 400).
+type unknownDieError struct {
 	die   string
 	valid []string
 }
 
-func (e *errUnknownDie) Error() string {
+func (e *unknownDieError) Error() string {
 	return fmt.Sprintf("unknown die %q; valid: %s", e.die, strings.Join(e.valid, ", "))
 }
 
@@ -35,7 +35,7 @@ func (d dice) lookup(die string) (Die, error) {
 	if spec, ok := d[die]; ok {
 		return spec, nil
 	}
-	return Die{}, &errUnknownDie{die: die, valid: d.identifiers()}
+	return Die{}, &unknownDieError{die: die, valid: d.identifiers()}
 }
 
 // identifiers lists the dice, sorted: the valid values of the die parameter.

@@ -22,12 +22,12 @@ type server struct {
 }
 
 func newServer(cfg config, tel *telemetry.Telemetry) *server {
-	m := newMetrics(tel.Registry)
+	dice := knownDice()
 	return &server{
 		tel:     tel,
 		log:     tel.Logger,
-		metrics: m,
-		dice:    knownDice(),
+		metrics: newMetrics(tel.Registry, dice.identifiers()),
+		dice:    dice,
 		roller:  newRoller(cfg.maxDelay),
 	}
 }
@@ -42,6 +42,8 @@ func (s *server) routes() http.Handler {
 	r.Get("/healthz", service.Healthz)
 	r.Method(http.MethodGet, "/metrics", s.tel.MetricsHandler())
 	r.Get("/roll", s.handleRoll)
+	// Every route's request counters exist from the start, at 0.
+	s.tel.HTTP.InitRoutes(r)
 	return r
 }
 

@@ -95,14 +95,10 @@ var (
 	spanIDPattern  = regexp.MustCompile(`^[0-9a-f]{16}$`)
 )
 
-// checkLogLines asserts the shape every log line must have and that each
-// request line points at a recorded span.
-func checkLogLines(t *testing.T, rec *telemetrytest.Recorder) []map[string]any {
+// checkLogShape asserts the shape every log line must have: JSON with a UTC
+// timestamp, a level, a message and the service.
+func checkLogShape(t *testing.T, rec *telemetrytest.Recorder) []map[string]any {
 	t.Helper()
-	spans := map[string]sdktrace.ReadOnlySpan{}
-	for _, s := range rec.Ended() {
-		spans[s.SpanContext().SpanID().String()] = s
-	}
 	lines := rec.Logs(t)
 	for _, l := range lines {
 		raw, ok := l["timestamp"].(string)
@@ -113,7 +109,20 @@ func checkLogLines(t *testing.T, rec *telemetrytest.Recorder) []map[string]any {
 		assert.Contains(t, []string{"INFO", "WARNING", "ERROR"}, l["level"], "%v", l)
 		assert.NotEmpty(t, l["message"], "%v", l)
 		assert.Equal(t, serviceName, l["service"])
+	}
+	return lines
+}
 
+// checkLogLines asserts the shape of every log line, and that each one (all
+// are written during a request) points at a recorded span.
+func checkLogLines(t *testing.T, rec *telemetrytest.Recorder) []map[string]any {
+	t.Helper()
+	spans := map[string]sdktrace.ReadOnlySpan{}
+	for _, s := range rec.Ended() {
+		spans[s.SpanContext().SpanID().String()] = s
+	}
+	lines := checkLogShape(t, rec)
+	for _, l := range lines {
 		assert.Regexp(t, traceIDPattern, l["trace_id"], "request log without a trace id: %v", l)
 		assert.Regexp(t, spanIDPattern, l["span_id"], "request log without a span id: %v", l)
 		spanID, _ := l["span_id"].(string)
@@ -134,6 +143,26 @@ func histogram(t *testing.T, rec *telemetrytest.Recorder, name string, labels ma
 	return m.GetHistogram()
 }
 
+// rollsCounted is the sum of every dice_rolls_total series: 0 when no roll
+// was counted, whether or not the series exist.
+func rollsCounted(t *testing.T, rec *telemetrytest.Recorder) float64 {
+	t.Helper()
+	var sum float64
+	for _, m := range rec.Family(t, "dice_rolls_total").GetMetric() {
+		sum += m.GetCounter().GetValue()
+	}
+	return sum
+}
+
+func labelValueOf(m *dto.Metric, name string) string {
+	for _, l := range m.GetLabel() {
+		if l.GetName() == name {
+			return l.GetValue()
+		}
+	}
+	return ""
+}
+
 func upperBounds(h *dto.Histogram) []float64 {
 	var out []float64
 	for _, b := range h.GetBucket() {
@@ -151,14 +180,14 @@ func uniqueValues(s []string) []string {
 // fixedRandom makes every delay factor × maxDelay and no roll fail unless
 // its die's error rate exceeds factor.
 func fixedRandom(factor float64) func(*server) {
-	return func(s *server) { s.roller.float64 = func() float64 { return factor } }
+	return func(s *server) { s.roller.randFloat = func() float64 { return factor } }
 }
 
 // fixedFace makes every roll succeed and show the die's face at index.
 func fixedFace(index int) func(*server) {
 	return func(s *server) {
 		fixedRandom(0.5)(s)
-		s.roller.intN = func(int) int { return index }
+		s.roller.randIndex = func(int) int { return index }
 	}
 }
 

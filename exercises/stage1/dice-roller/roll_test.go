@@ -11,7 +11,7 @@ import (
 
 func TestRollerWaitsAtMostMaxDelay(t *testing.T) {
 	r := newRoller(50 * time.Millisecond)
-	r.float64 = func() float64 { return 0.99 } // the longest delay, and no failure
+	r.randFloat = func() float64 { return 0.99 } // the longest delay, and no failure
 	start := time.Now()
 	v, err := r.roll(context.Background(), knownDice()["fair"])
 	require.NoError(t, err)
@@ -50,7 +50,7 @@ func TestRollerErrorRate(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := newRoller(0)
-			r.float64 = func() float64 { return tt.draw }
+			r.randFloat = func() float64 { return tt.draw }
 			_, err := r.roll(context.Background(), knownDice()[tt.die])
 			if tt.fail {
 				assert.ErrorIs(t, err, errRollFailed)

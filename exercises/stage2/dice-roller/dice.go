@@ -17,13 +17,13 @@ var knownDice = diceTable{
 	"risky": {Faces: []int{2, 3, 4, 5, 6, 7}, ErrorRate: 0.1},
 }
 
-// errUnknownDie: the die is not in the table (the caller's mistake, 400).
-type errUnknownDie struct {
+// unknownDieError says the die is not in the table (the caller's mistake, 400).
+type unknownDieError struct {
 	die   string
 	valid []string
 }
 
-func (e *errUnknownDie) Error() string {
+func (e *unknownDieError) Error() string {
 	return fmt.Sprintf("unknown die %q; valid: %s", e.die, strings.Join(e.valid, ", "))
 }
 
@@ -31,7 +31,7 @@ func (e *errUnknownDie) Error() string {
 func (d diceTable) lookup(die string) (Die, error) {
 	spec, ok := d[die]
 	if !ok {
-		return Die{}, &errUnknownDie{die: die, valid: d.names()}
+		return Die{}, &unknownDieError{die: die, valid: d.names()}
 	}
 	return spec, nil
 }

@@ -22,7 +22,7 @@ func TestLookup(t *testing.T) {
 
 	for _, die := range []string{"", "x", "Fair", "fair "} {
 		_, err := knownDice.lookup(die)
-		var unknown *errUnknownDie
+		var unknown *unknownDieError
 		require.ErrorAs(t, err, &unknown, "die %q", die)
 		assert.Equal(t, `unknown die "`+die+`"; valid: fair, risky`, err.Error())
 	}

@@ -29,7 +29,7 @@ func newServer(cfg config, tel *telemetry.Telemetry) *server {
 	return &server{
 		tel:     tel,
 		log:     tel.Logger,
-		metrics: newMetrics(tel.Registry),
+		metrics: newMetrics(tel.Registry, knownDice.names()),
 		dice:    knownDice,
 		roller:  newRoller(cfg.maxDelay),
 	}
@@ -45,6 +45,8 @@ func (s *server) routes() http.Handler {
 	r.Get("/healthz", service.Healthz)
 	r.Method(http.MethodGet, "/metrics", s.tel.MetricsHandler())
 	r.Get("/roll", s.handleRoll)
+	// Every route's request counters exist from the start, at 0.
+	s.tel.HTTP.InitRoutes(r)
 	return r
 }
 
@@ -105,7 +107,7 @@ var errMissingDie = fmt.Errorf(`missing query parameter "die"; valid: %s`, strin
 // the die does not exist.
 func (s *server) lookup(ctx context.Context, w http.ResponseWriter, die string) (Die, bool) {
 	spec, err := s.dice.lookup(die)
-	var unknown *errUnknownDie
+	var unknown *unknownDieError
 	switch {
 	case err == nil:
 		return spec, true

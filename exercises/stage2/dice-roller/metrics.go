@@ -17,11 +17,13 @@ type metrics struct {
 	rollValue *prometheus.HistogramVec
 }
 
-func newMetrics(reg prometheus.Registerer) *metrics {
+// newMetrics registers the dice-roller's business metrics on reg, with the
+// series of the known dice already there, at 0.
+func newMetrics(reg prometheus.Registerer, dice []string) *metrics {
 	f := promauto.With(reg)
-	return &metrics{
-		// die_type only ever holds a die of the table: unknown input never
-		// becomes a label value.
+	m := &metrics{
+		// die_type only ever holds a known die: unknown input never becomes a
+		// label value.
 		rolls: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "dice_rolls_total",
 			Help: "Single rolls, by die and result (success or error).",
@@ -32,4 +34,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Buckets: []float64{1, 2, 3, 4, 5, 6, 7, 8},
 		}, []string{"die_type"}),
 	}
+	// A series is born at its first WithLabelValues. Create every known one at
+	// 0 now: rate() needs two samples, so a series born at its first error
+	// would hide that error from an error-rate panel.
+	for _, die := range dice {
+		m.rolls.WithLabelValues(die, resultSuccess)
+		m.rolls.WithLabelValues(die, resultError)
+	}
+	return m
 }

@@ -14,12 +14,12 @@ var (
 	risky = Die{Faces: []int{2, 3, 4, 5, 6, 7}, ErrorRate: 0.1}
 )
 
-// fixedRoller always draws chance from float64 and index from intN.
+// fixedRoller always draws chance from randFloat and index from randIndex.
 func fixedRoller(maxDelay time.Duration, chance float64, index int) roller {
 	return roller{
-		maxDelay: maxDelay,
-		float64:  func() float64 { return chance },
-		intN:     func(int) int { return index },
+		maxDelay:  maxDelay,
+		randFloat: func() float64 { return chance },
+		randIndex: func(int) int { return index },
 	}
 }
 

@@ -25,12 +25,12 @@ type server struct {
 }
 
 func newServer(cfg config, tel *telemetry.Telemetry) *server {
-	m := newMetrics(tel.Registry)
+	dice := knownDice()
 	return &server{
 		tel:     tel,
 		log:     tel.Logger,
-		metrics: m,
-		dice:    knownDice(),
+		metrics: newMetrics(tel.Registry, dice.identifiers()),
+		dice:    dice,
 		roller:  newRoller(cfg.maxDelay),
 	}
 }

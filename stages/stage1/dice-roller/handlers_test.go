@@ -88,12 +88,52 @@ func TestFacesOverManyRolls(t *testing.T) {
 	// 10% of 1000 is 100, with a standard deviation under 10.
 	assert.InDelta(t, 100, riskyFailures, 50, "risky fails about one roll in ten")
 
-	rec := env.rec
-	assert.Equal(t, float64(300), rec.CounterValue(t, "dice_rolls_total", map[string]string{"die_type": "fair", "result": "success"}))
-	assert.Equal(t, float64(1000-riskyFailures), rec.CounterValue(t, "dice_rolls_total", map[string]string{"die_type": "risky", "result": "success"}))
-	assert.Equal(t, float64(riskyFailures), rec.CounterValue(t, "dice_rolls_total", map[string]string{"die_type": "risky", "result": "error"}))
-	assert.Equal(t, uint64(1000-riskyFailures), histogram(t, rec, "dice_roll_value", map[string]string{"die_type": "risky"}).GetSampleCount())
-	assert.Len(t, rec.LogsWithMessage(t, "roll failed"), riskyFailures)
+	assert.Len(t, env.rec.LogsWithMessage(t, "roll failed"), riskyFailures)
+}
+
+// TestRollCountersMatchTheAnswers: with real randomness, dice_rolls_total
+// counts exactly the answers given, success and error apart, and
+// dice_roll_value holds one observation per face shown.
+func TestRollCountersMatchTheAnswers(t *testing.T) {
+	env := newRollerEnv(t, testConfig(), nil) // real randomness, no delay
+	answers := map[string]map[string]float64{}
+	for _, die := range []string{"fair", "risky"} {
+		answers[die] = map[string]float64{}
+		for range 300 {
+			result := resultSuccess
+			if env.get(t, "/roll?die="+die).status == http.StatusInternalServerError {
+				result = resultError
+			}
+			answers[die][result]++
+		}
+	}
+	require.Positive(t, answers["risky"][resultError], "300 risky rolls without a failure")
+
+	for die, byResult := range answers {
+		for _, result := range []string{resultSuccess, resultError} {
+			assert.Equal(t, byResult[result], env.rec.CounterValue(t, "dice_rolls_total", map[string]string{"die_type": die, "result": result}),
+				"dice_rolls_total{die_type=%q,result=%q}", die, result)
+		}
+		assert.Equal(t, uint64(byResult[resultSuccess]), histogram(t, env.rec, "dice_roll_value", map[string]string{"die_type": die}).GetSampleCount(),
+			"dice_roll_value{die_type=%q} observes each face shown, and no failure", die)
+	}
+}
+
+// TestRollCountersStartAtZero: each known die's series exist before the
+// first roll, at 0, so that rate() sees the first roll (and the first
+// error) as an increase. Nothing else is created in advance.
+func TestRollCountersStartAtZero(t *testing.T) {
+	env := newRollerEnv(t, testConfig(), nil)
+
+	f := env.rec.Family(t, "dice_rolls_total")
+	require.NotNil(t, f, "dice_rolls_total has no series before the first roll")
+	var got []string
+	for _, m := range f.GetMetric() {
+		got = append(got, labelValueOf(m, "die_type")+"/"+labelValueOf(m, "result"))
+		assert.Zero(t, m.GetCounter().GetValue(), "no roll yet: %v", m.GetLabel())
+	}
+	assert.ElementsMatch(t, []string{"fair/success", "fair/error", "risky/success", "risky/error"}, got,
+		"one series per known die and result, and no other")
 }
 
 func TestFairNeverFails(t *testing.T) {
@@ -131,10 +171,10 @@ func TestBadInputIsA400NamingTheValidValues(t *testing.T) {
 			require.Len(t, events, 1, "one %q log line", "invalid die")
 			assert.Equal(t, "WARNING", events[0]["level"])
 			assert.Equal(t, tt.wantMessage, events[0]["error"])
-			checkLogLines(t, env.rec)
+			checkLogShape(t, env.rec)
 
 			// Invalid requests are not rolls: no business metric moves.
-			assert.Nil(t, env.rec.Family(t, "dice_rolls_total"))
+			assert.Zero(t, rollsCounted(t, env.rec))
 			assert.Nil(t, env.rec.Family(t, "dice_roll_value"))
 			server := env.rec.Span(t, "GET /roll")
 			assert.NotEqual(t, codes.Error, server.Status().Code, "a 400 is the caller's mistake, not a server error")
@@ -172,7 +212,7 @@ func TestWrongMethodAndUnknownPath(t *testing.T) {
 			if tt.wantStatus == http.StatusMethodNotAllowed {
 				assert.Equal(t, http.MethodGet, a.header.Get("Allow"))
 			}
-			assert.Nil(t, env.rec.Family(t, "dice_rolls_total"))
+			assert.Zero(t, rollsCounted(t, env.rec))
 		})
 	}
 }
@@ -252,32 +292,19 @@ func TestUnmatchedPath(t *testing.T) {
 		map[string]string{"handler": "unmatched", "method": "GET", "status": "4xx"}))
 }
 
+// A failed roll is told by all three signals; each has its own test, so
+// that each exercise gets feedback of its own.
+
+// risky's error rate is 0.1: a draw of 0.05 fails it.
+var failRisky = fixedRandom(0.05)
+
 func TestFailingRoll(t *testing.T) {
-	// risky's error rate is 0.1: a draw of 0.05 fails it.
-	env := newRollerEnv(t, testConfig(), fixedRandom(0.05))
+	env := newRollerEnv(t, testConfig(), failRisky)
 	a := env.get(t, "/roll?die=risky")
 
 	assert.Equal(t, http.StatusInternalServerError, a.status, a.raw)
 	assert.Equal(t, "application/json", a.header.Get("Content-Type"))
 	assert.Equal(t, "rolling risky failed: the die rolled off the table", a.errorMessage(t))
-
-	server := env.rec.Span(t, "GET /roll")
-	assert.Equal(t, codes.Error, server.Status().Code)
-	// otelhttp resets the status message on a 5xx: the exception event keeps the reason.
-	require.NotEmpty(t, server.Events(), "the error is recorded on the span")
-	assert.Equal(t, "exception", server.Events()[0].Name)
-	assert.Contains(t, fmt.Sprint(server.Events()[0].Attributes), "the die rolled off the table")
-	assertAttrs(t, server, map[string]attribute.Value{
-		"die.type":  attribute.StringValue("risky"),
-		"die.error": attribute.BoolValue(true),
-	})
-	_, hasResult := attrOf(server, "die.result")
-	assert.False(t, hasResult, "a failed roll has no result")
-
-	assert.Equal(t, float64(1), env.rec.CounterValue(t, "dice_rolls_total",
-		map[string]string{"die_type": "risky", "result": resultError}))
-	assert.Nil(t, env.rec.Metric(t, "dice_rolls_total", map[string]string{"die_type": "risky", "result": resultSuccess}))
-	assert.Nil(t, env.rec.Metric(t, "dice_roll_value", map[string]string{"die_type": "risky"}), "no value was rolled")
 	assert.Equal(t, float64(1), env.rec.CounterValue(t, "http_requests_total",
 		map[string]string{"handler": "/roll", "method": "GET", "status": "5xx"}))
 
@@ -286,9 +313,53 @@ func TestFailingRoll(t *testing.T) {
 	assert.Equal(t, "ERROR", events[0]["level"])
 	assert.Equal(t, "risky", events[0]["die_type"])
 	assert.Equal(t, "the die rolled off the table", events[0]["error"])
-	assert.Equal(t, server.SpanContext().TraceID().String(), events[0]["trace_id"])
-	assert.Equal(t, server.SpanContext().SpanID().String(), events[0]["span_id"])
 	assert.Empty(t, env.rec.LogsWithMessage(t, "roll result"))
+	checkLogShape(t, env.rec)
+}
+
+// TestFailingRollSpan (exercise 1.3): the server span is marked as failed and
+// keeps the reason.
+func TestFailingRollSpan(t *testing.T) {
+	env := newRollerEnv(t, testConfig(), failRisky)
+	require.Equal(t, http.StatusInternalServerError, env.get(t, "/roll?die=risky").status)
+
+	server := env.rec.Span(t, "GET /roll")
+	assert.Equal(t, codes.Error, server.Status().Code, "span.SetStatus(codes.Error, ...) on a failed roll")
+	// otelhttp sets the status again, without a message, on a 5xx: the
+	// exception event is what keeps the reason.
+	require.NotEmpty(t, server.Events(), "span.RecordError(err) records the error on the span")
+	assert.Equal(t, "exception", server.Events()[0].Name)
+	assert.Contains(t, fmt.Sprint(server.Events()[0].Attributes), "the die rolled off the table")
+	assertAttrs(t, server, map[string]attribute.Value{
+		"die.type":  attribute.StringValue("risky"),
+		"die.error": attribute.BoolValue(true),
+	})
+	_, hasResult := attrOf(server, "die.result")
+	assert.False(t, hasResult, "a failed roll has no die.result")
+}
+
+// TestFailingRollIsCountedAsAnError (exercise 1.5).
+func TestFailingRollIsCountedAsAnError(t *testing.T) {
+	env := newRollerEnv(t, testConfig(), failRisky)
+	require.Equal(t, http.StatusInternalServerError, env.get(t, "/roll?die=risky").status)
+
+	assert.Equal(t, float64(1), env.rec.CounterValue(t, "dice_rolls_total",
+		map[string]string{"die_type": "risky", "result": resultError}), `dice_rolls_total{die_type="risky",result="error"}`)
+	assert.Equal(t, float64(1), rollsCounted(t, env.rec), "one roll, counted once")
+	assert.Nil(t, env.rec.Metric(t, "dice_roll_value", map[string]string{"die_type": "risky"}), "no value was rolled")
+}
+
+// TestFailedRollLogPointsToItsSpan (exercise 1.6): the ERROR line leads to the
+// failed request's span.
+func TestFailedRollLogPointsToItsSpan(t *testing.T) {
+	env := newRollerEnv(t, testConfig(), failRisky)
+	require.Equal(t, http.StatusInternalServerError, env.get(t, "/roll?die=risky").status)
+
+	server := env.rec.Span(t, "GET /roll")
+	events := env.rec.LogsWithMessage(t, "roll failed")
+	require.Len(t, events, 1)
+	assert.Equal(t, server.SpanContext().TraceID().String(), events[0]["trace_id"], "the ERROR line's trace_id")
+	assert.Equal(t, server.SpanContext().SpanID().String(), events[0]["span_id"], "the ERROR line's span_id")
 	checkLogLines(t, env.rec)
 }
 
@@ -476,7 +547,7 @@ func TestClientGoingAwayStopsTheRoll(t *testing.T) {
 	assert.Equal(t, "INFO", cancelled[0]["level"])
 	assert.Contains(t, cancelled[0]["error"], "context canceled")
 	assert.Empty(t, env.rec.LogsWithMessage(t, "roll result"))
-	assert.Nil(t, env.rec.Family(t, "dice_rolls_total"), "a cancelled roll is neither a success nor an error")
+	assert.Zero(t, rollsCounted(t, env.rec), "a cancelled roll is neither a success nor an error")
 	// Answered 499, so the request counts as a 4xx, not as a success.
 	span := env.rec.Span(t, "GET /roll")
 	status, _ := telemetrytest.Attr(span, "http.response.status_code")

@@ -29,7 +29,7 @@ func newServer(cfg config, tel *telemetry.Telemetry) *server {
 	return &server{
 		tel:     tel,
 		log:     tel.Logger,
-		metrics: newMetrics(tel.Registry),
+		metrics: newMetrics(tel.Registry, knownDice.names()),
 		dice:    knownDice,
 		roller:  newRoller(cfg.maxDelay),
 	}

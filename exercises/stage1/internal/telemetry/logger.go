@@ -47,10 +47,6 @@ func (h traceHandler) Handle(ctx context.Context, r slog.Record) error {
 	return h.Handler.Handle(ctx, r)
 }
 
-func (h traceHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
-	return traceHandler{h.Handler.WithAttrs(attrs)}
-}
-
-func (h traceHandler) WithGroup(name string) slog.Handler {
-	return traceHandler{h.Handler.WithGroup(name)}
-}
+// exercise 1.6: begin
+// TODO (exercise 1.6): Put trace ids in the logs — see workshop show 1 6, workshop hint 1.6
+// exercise 1.6: end

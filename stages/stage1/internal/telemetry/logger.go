@@ -54,6 +54,10 @@ func (h traceHandler) Handle(ctx context.Context, r slog.Record) error {
 	return h.Handler.Handle(ctx, r)
 }
 
+// exercise 1.6: begin
+// WithAttrs and WithGroup wrap what they derive: logger.With goes through
+// them, and the embedded handler's own methods would return a handler
+// without traceHandler, and so without trace ids.
 func (h traceHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
 	return traceHandler{h.Handler.WithAttrs(attrs)}
 }
@@ -61,3 +65,4 @@ func (h traceHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
 func (h traceHandler) WithGroup(name string) slog.Handler {
 	return traceHandler{h.Handler.WithGroup(name)}
 }
+// exercise 1.6: end

@@ -85,7 +85,9 @@ func TestLoggerStampsTheCurrentSpan(t *testing.T) {
 	lines := decodeLines(t, buf.String())
 	require.Len(t, lines, 4)
 	for i, line := range lines[:3] {
-		assert.Equal(t, sc.TraceID().String(), line["trace_id"], "line %d: %v", i, line)
+		assert.Equal(t, sc.TraceID().String(), line["trace_id"],
+			"line %d has no trace id: does traceHandler.Handle add it, and do WithAttrs and WithGroup wrap "+
+				"the handler they return (NewLogger's own .With(\"service\", ...) goes through WithAttrs)? %v", i, line)
 		assert.Equal(t, sc.SpanID().String(), line["span_id"], "line %d: %v", i, line)
 		assert.Regexp(t, traceIDPattern, line["trace_id"])
 		assert.Regexp(t, spanIDPattern, line["span_id"])

@@ -5,7 +5,10 @@ package telemetry_test
 
 import (
 	"context"
+	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync"
@@ -16,6 +19,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/trace/noop"
+	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/go-o11y-workshop/kit/stages/stage2/internal/telemetry"
 )
@@ -89,6 +94,82 @@ func TestSetupOTelSDKInstallsW3CPropagation(t *testing.T) {
 	fields := otel.GetTextMapPropagator().Fields()
 	assert.True(t, slices.Contains(fields, "traceparent"), "fields: %v", fields)
 	assert.True(t, slices.Contains(fields, "baggage"), "fields: %v", fields)
+}
+
+// resourceSink is an OTLP/HTTP trace receiver that keeps the resource
+// attributes of what it receives.
+type resourceSink struct {
+	*httptest.Server
+	mu        sync.Mutex
+	resources []map[string]any
+}
+
+func newResourceSink(t *testing.T) *resourceSink {
+	s := &resourceSink{}
+	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(r.Body)
+		var req coltracepb.ExportTraceServiceRequest
+		if err == nil {
+			err = proto.Unmarshal(body, &req)
+		}
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		s.mu.Lock()
+		for _, rs := range req.GetResourceSpans() {
+			attrs := map[string]any{}
+			for _, a := range rs.GetResource().GetAttributes() {
+				if v := a.GetValue(); v.GetStringValue() != "" {
+					attrs[a.GetKey()] = v.GetStringValue()
+				} else {
+					attrs[a.GetKey()] = v.GetIntValue()
+				}
+			}
+			s.resources = append(s.resources, attrs)
+		}
+		s.mu.Unlock()
+		out, _ := proto.Marshal(&coltracepb.ExportTraceServiceResponse{})
+		w.Header().Set("Content-Type", "application/x-protobuf")
+		_, _ = w.Write(out)
+	}))
+	t.Cleanup(s.Close)
+	return s
+}
+
+// TestSetupOTelSDKNamesTheService: the exported spans carry a resource that
+// names the service (service.name) and the stage (workshop.stage, an int),
+// and OTEL_SERVICE_NAME overrides the name given in code.
+func TestSetupOTelSDKNamesTheService(t *testing.T) {
+	tests := []struct{ envName, want string }{
+		{"", "dice-roller"},
+		{"roller-2", "roller-2"},
+	}
+	for _, tt := range tests {
+		t.Run("OTEL_SERVICE_NAME="+tt.envName, func(t *testing.T) {
+			restoreOTelGlobals(t)
+			clearOTelEnv(t)
+			sink := newResourceSink(t)
+			t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", sink.URL)
+			t.Setenv("OTEL_SERVICE_NAME", tt.envName)
+
+			shutdown, err := telemetry.SetupOTelSDK(t.Context(), "dice-roller", telemetry.NewLogger(io.Discard, "dice-roller"))
+			require.NoError(t, err)
+			_, span := otel.Tracer("test").Start(context.Background(), "work")
+			require.True(t, span.IsRecording(), "otel.Tracer gives no-op spans: is the tracer provider installed with otel.SetTracerProvider?")
+			span.End()
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+			defer cancel()
+			require.NoError(t, shutdown(ctx), "the shutdown flushes the span to the collector")
+
+			sink.mu.Lock()
+			defer sink.mu.Unlock()
+			require.NotEmpty(t, sink.resources, "no span reached the collector: does the provider export through the OTLP/HTTP exporter?")
+			res := sink.resources[0]
+			assert.Equal(t, tt.want, res["service.name"], "service.name of the resource: %v", res)
+			assert.Equal(t, int64(2), res["workshop.stage"], "workshop.stage of the resource, an int: %v", res)
+		})
+	}
 }
 
 func TestUnreachableCollectorIsAWarningNotAFailure(t *testing.T) {
