@@ -40,7 +40,7 @@ func newServer(cfg config, tel *telemetry.Telemetry) *server {
 	return &server{
 		tel:           tel,
 		log:           tel.Logger,
-		metrics:       newMetrics(tel.Registry),
+		metrics:       newMetrics(tel.Registry, knownDice),
 		client:        tel.NewHTTPClient(cfg.backendTimeout),
 		diceRollerURL: cfg.diceRollerURL,
 		dice:          knownDice,
@@ -87,6 +87,9 @@ func (s *server) relay(w http.ResponseWriter, r *http.Request, die, path string,
 	// exercise 2.4: begin
 	// TODO (exercise 2.4): Measure what users see — see workshop show 2 4, workshop hint 2.4
 	// exercise 2.4: end
+	// exercise 2.2: begin
+	// TODO (exercise 2.2): Instrument the HTTP client — see workshop show 2 2, workshop hint 2.2
+	// exercise 2.2: end
 	s.log.InfoContext(ctx, "roll requested", "die_type", die, "path", path)
 
 	known := slices.Contains(s.dice, die)
@@ -117,13 +120,13 @@ func (s *server) relay(w http.ResponseWriter, r *http.Request, die, path string,
 // becomes a child of this client span, and relays its status and body. A
 // dice-roller that cannot be reached is a 502.
 func (s *server) callDiceRoller(ctx context.Context, die, path string, query url.Values) (int, []byte) {
-	// exercise 2.4: begin
-	// TODO (exercise 2.4): Measure what users see — see workshop show 2 4, workshop hint 2.4
-	// exercise 2.4: end
+	// exercise 2.2: begin
+	// TODO (exercise 2.2): Instrument the HTTP client — see workshop show 2 2, workshop hint 2.2
+	// exercise 2.2: end
 	target := s.diceRollerURL + path + "?" + query.Encode()
-	// exercise 2.4: begin
-	// TODO (exercise 2.4): Measure what users see — see workshop show 2 4, workshop hint 2.4
-	// exercise 2.4: end
+	// exercise 2.2: begin
+	// TODO (exercise 2.2): Instrument the HTTP client — see workshop show 2 2, workshop hint 2.2
+	// exercise 2.2: end
 
 	status, body, err := s.get(ctx, target)
 	switch {
@@ -132,9 +135,9 @@ func (s *server) callDiceRoller(ctx context.Context, die, path string, query url
 		s.log.InfoContext(ctx, "roll abandoned by the client", "die_type", die)
 		return service.StatusClientClosedRequest, errorJSON("client closed the request")
 	case err != nil:
-		// exercise 2.4: begin
-		// TODO (exercise 2.4): Measure what users see — see workshop show 2 4, workshop hint 2.4
-		// exercise 2.4: end
+		// exercise 2.2: begin
+		// TODO (exercise 2.2): Instrument the HTTP client — see workshop show 2 2, workshop hint 2.2
+		// exercise 2.2: end
 		s.log.ErrorContext(ctx, "backend failed", "die_type", die, "backend_url", s.diceRollerURL, "error", err.Error())
 		msg := fmt.Sprintf("dice-roller unavailable at %s: %v", s.diceRollerURL, err)
 		if isTimeout(err) {
@@ -142,9 +145,9 @@ func (s *server) callDiceRoller(ctx context.Context, die, path string, query url
 		}
 		return http.StatusBadGateway, errorJSON(msg)
 	}
-	// exercise 2.4: begin
-	// TODO (exercise 2.4): Measure what users see — see workshop show 2 4, workshop hint 2.4
-	// exercise 2.4: end
+	// exercise 2.2: begin
+	// TODO (exercise 2.2): Instrument the HTTP client — see workshop show 2 2, workshop hint 2.2
+	// exercise 2.2: end
 	s.log.InfoContext(ctx, "backend answered", "die_type", die, "backend_status", status)
 	return status, body
 }

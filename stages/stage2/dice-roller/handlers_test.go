@@ -119,7 +119,7 @@ func TestBadInputIsA400NamingTheValidValues(t *testing.T) {
 			checkLogLines(t, env.rec)
 
 			// Invalid requests are not rolls: no business metric moves.
-			assert.Nil(t, env.rec.Family(t, "dice_rolls_total"))
+			assert.Zero(t, rollsCounted(t, env.rec))
 			assert.Nil(t, env.rec.Family(t, "dice_roll_value"))
 		})
 	}
@@ -146,7 +146,7 @@ func TestWrongMethodAndUnknownPath(t *testing.T) {
 			if tt.wantStatus == http.StatusMethodNotAllowed {
 				assert.Equal(t, http.MethodGet, a.header.Get("Allow"))
 			}
-			assert.Nil(t, env.rec.Family(t, "dice_rolls_total"))
+			assert.Zero(t, rollsCounted(t, env.rec))
 		})
 	}
 }
@@ -238,7 +238,7 @@ func TestFailingRoll(t *testing.T) {
 
 			assert.Equal(t, float64(1), env.rec.CounterValue(t, "dice_rolls_total",
 				map[string]string{"die_type": tt.die, "result": resultError}))
-			assert.Nil(t, env.rec.Metric(t, "dice_rolls_total", map[string]string{"die_type": tt.die, "result": resultSuccess}))
+			assert.Zero(t, env.rec.CounterValue(t, "dice_rolls_total", map[string]string{"die_type": tt.die, "result": resultSuccess}))
 			assert.Nil(t, env.rec.Metric(t, "dice_roll_value", map[string]string{"die_type": tt.die}), "no value was rolled")
 			assert.Equal(t, float64(1), env.rec.CounterValue(t, "http_requests_total",
 				map[string]string{"handler": "/roll", "method": "GET", "status": "5xx"}))
@@ -270,6 +270,21 @@ func TestRollLogs(t *testing.T) {
 		assert.Equal(t, server.SpanContext().TraceID().String(), line["trace_id"])
 		assert.Equal(t, server.SpanContext().SpanID().String(), line["span_id"])
 	}
+}
+
+// TestRollCountersStartAtZero: each known die's series exist before the
+// first roll, at 0, so that rate() sees the first roll (and the first
+// error) as an increase.
+func TestRollCountersStartAtZero(t *testing.T) {
+	env := newRollerEnv(t, testConfig(), nil)
+	f := env.rec.Family(t, "dice_rolls_total")
+	require.NotNil(t, f, "dice_rolls_total has no series before the first roll")
+	var got []string
+	for _, m := range f.GetMetric() {
+		got = append(got, m.GetLabel()[0].GetValue()+"/"+m.GetLabel()[1].GetValue()) // die_type/result
+		assert.Zero(t, m.GetCounter().GetValue())
+	}
+	assert.ElementsMatch(t, []string{"fair/success", "fair/error", "risky/success", "risky/error"}, got)
 }
 
 func TestMetricsAfterTraffic(t *testing.T) {
@@ -309,7 +324,7 @@ func TestMetricsAfterTraffic(t *testing.T) {
 		family, label string
 		allowed       []string
 	}{
-		{"dice_rolls_total", "die_type", []string{"fair", "doomed"}},
+		{"dice_rolls_total", "die_type", []string{"fair", "risky", "doomed"}}, // the known dice from the start, doomed from its roll
 		{"dice_rolls_total", "result", []string{"success", "error"}},
 		{"dice_roll_value", "die_type", []string{"fair"}},
 		{"http_requests_total", "handler", []string{"/", "/roll", "/healthz", "/metrics", "unmatched"}}, // every route, from zero
@@ -360,7 +375,7 @@ func TestClientThatLeavesStopsTheRoll(t *testing.T) {
 		5*time.Second, 5*time.Millisecond, "the handler kept waiting after the client left")
 	env.ts.Close() // waits for the handler to return
 	assert.Empty(t, env.rec.LogsWithMessage(t, "roll result"))
-	assert.Nil(t, env.rec.Family(t, "dice_rolls_total"), "a cancelled roll is not counted")
+	assert.Zero(t, rollsCounted(t, env.rec), "a cancelled roll is not counted")
 	goleak.VerifyNone(t, before)
 }
 

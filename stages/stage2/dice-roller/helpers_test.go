@@ -142,6 +142,17 @@ func histogram(t *testing.T, rec *telemetrytest.Recorder, name string, labels ma
 	return m.GetHistogram()
 }
 
+// rollsCounted is the sum of every dice_rolls_total series: 0 when no roll
+// was counted, whether or not the series exist.
+func rollsCounted(t *testing.T, rec *telemetrytest.Recorder) float64 {
+	t.Helper()
+	var sum float64
+	for _, m := range rec.Family(t, "dice_rolls_total").GetMetric() {
+		sum += m.GetCounter().GetValue()
+	}
+	return sum
+}
+
 func upperBounds(h *dto.Histogram) []float64 {
 	var out []float64
 	for _, b := range h.GetBucket() {

@@ -162,7 +162,9 @@ func TestRollMetrics(t *testing.T) {
 		assert.Equal(t, r.want, rec.CounterValue(t, "frontend_requests_total",
 			map[string]string{"die_type": r.die, "status_code": r.code}), "requests %s/%s", r.die, r.code)
 	}
-	assert.ElementsMatch(t, []string{"200", "500", "400"}, rec.LabelValues(t, "frontend_requests_total", "status_code"))
+	for _, code := range unique(rec.LabelValues(t, "frontend_requests_total", "status_code")) {
+		assert.Contains(t, []string{"200", "400", "500", "502"}, code, "status_code is the numeric code of an answer")
+	}
 	for die, want := range clicks {
 		h := rec.Metric(t, "frontend_request_duration_seconds", map[string]string{"die_type": die}).GetHistogram()
 		if assert.NotNil(t, h, "no duration series for %s", die) {
@@ -171,6 +173,55 @@ func TestRollMetrics(t *testing.T) {
 		}
 	}
 	assert.Nil(t, rec.Family(t, "async_roll_requests_total"), "stage 2 has no async rolling")
+}
+
+// TestFrontendCountersStartAtZero: before the first click, the series known
+// in advance exist at 0, so that rate() sees the first click of each die, and
+// the first error, as an increase: clicks of each die and of "unknown"; the
+// answers a known die can get (200 rolled, 500 failed, 502 no dice-roller)
+// and the one an unknown die gets (400). Nothing else is created in advance.
+func TestFrontendCountersStartAtZero(t *testing.T) {
+	s := newStack(t, nil)
+	rec := s.frontend.rec
+
+	want := map[string][]string{
+		"frontend_button_clicks_total": {"fair", "risky", "unknown"},
+		"frontend_requests_total":      {"fair/200", "fair/500", "fair/502", "risky/200", "risky/500", "risky/502", "unknown/400"},
+	}
+	for family, series := range want {
+		f := rec.Family(t, family)
+		if !assert.NotNil(t, f, "%s has no series before the first click", family) {
+			continue
+		}
+		var got []string
+		for _, m := range f.GetMetric() {
+			var values []string
+			for _, l := range m.GetLabel() {
+				values = append(values, l.GetValue()) // in label name order: die_type, status_code
+			}
+			got = append(got, strings.Join(values, "/"))
+			assert.Zero(t, m.GetCounter().GetValue(), "%s: no click yet", family)
+		}
+		assert.ElementsMatch(t, series, got, "the series of %s before any traffic", family)
+	}
+	assert.Nil(t, rec.Family(t, "frontend_request_duration_seconds"), "a histogram is left to its first observation")
+}
+
+// TestBackendFailuresAreCountedAs502: a dice-roller that is not there is
+// an answer of its own in frontend_requests_total, told apart from the die's
+// own failure (500).
+func TestBackendFailuresAreCountedAs502(t *testing.T) {
+	fe := newTestFrontend(t, config{diceRollerURL: closedURL(t)})
+	status, _, _ := get(t, fe.URL+"/roll?die=risky")
+	require.Equal(t, http.StatusBadGateway, status)
+
+	assert.Equal(t, 1.0, fe.rec.CounterValue(t, "frontend_requests_total", map[string]string{"die_type": "risky", "status_code": "502"}))
+	assert.Equal(t, 1.0, fe.rec.CounterValue(t, "frontend_button_clicks_total", map[string]string{"die_type": "risky"}))
+	assert.Zero(t, fe.rec.CounterValue(t, "frontend_requests_total", map[string]string{"die_type": "risky", "status_code": "500"}))
+	h := fe.rec.Metric(t, "frontend_request_duration_seconds", map[string]string{"die_type": "risky"})
+	if assert.NotNil(t, h, "the failed request's duration is observed") {
+		assert.Equal(t, uint64(1), h.GetHistogram().GetSampleCount())
+	}
 }
 
 func TestTheDieTypeLabelIsAKnownDieOrUnknown(t *testing.T) {
@@ -261,7 +312,6 @@ func TestBackendFailedIsLoggedAsAnErrorWithItsTrace(t *testing.T) {
 	server := waitSpan(t, fe.rec, "GET /roll", trace.SpanKindServer)
 	assert.Equal(t, server.SpanContext().TraceID().String(), line["trace_id"], "the ERROR line leads to the failed trace")
 	assert.Empty(t, fe.rec.LogsWithMessage(t, "backend answered"))
-	assert.Equal(t, 1.0, fe.rec.CounterValue(t, "frontend_requests_total", map[string]string{"die_type": "risky", "status_code": "502"}))
 }
 
 func unique(values []string) []string {
