@@ -65,4 +65,5 @@ func (h traceHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
 func (h traceHandler) WithGroup(name string) slog.Handler {
 	return traceHandler{h.Handler.WithGroup(name)}
 }
+
 // exercise 1.6: end
