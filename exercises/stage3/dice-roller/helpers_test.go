@@ -266,7 +266,7 @@ func uniqueValues(s []string) []string {
 // fixedRandom makes every delay factor × maxDelay and no roll fail unless
 // its die's error rate exceeds factor.
 func fixedRandom(factor float64) func(*server) {
-	return func(s *server) { s.roller.float64 = func() float64 { return factor } }
+	return func(s *server) { s.roller.randFloat = func() float64 { return factor } }
 }
 
 // assertExemplarsAreRecordedTraces checks that a histogram's exemplars link

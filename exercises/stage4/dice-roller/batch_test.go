@@ -86,7 +86,7 @@ func TestRollAsyncSpans(t *testing.T) {
 func firstRollFails(s *server) {
 	var mu sync.Mutex
 	calls := 0
-	s.roller.float64 = func() float64 {
+	s.roller.randFloat = func() float64 {
 		mu.Lock()
 		defer mu.Unlock()
 		calls++
@@ -306,7 +306,7 @@ func TestClientGoingAwayStopsTheRoll(t *testing.T) {
 	cfg.maxDelay = 5 * time.Second
 	rolling := make(chan struct{}, 1)
 	env := newRollerEnv(t, cfg, func(s *server) {
-		s.roller.float64 = func() float64 {
+		s.roller.randFloat = func() float64 {
 			select {
 			case rolling <- struct{}{}: // the roll's delay is being chosen
 			default:

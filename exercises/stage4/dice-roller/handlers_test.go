@@ -461,7 +461,7 @@ func TestMetricsAfterTraffic(t *testing.T) {
 		{"async_rolls_total", "die_type", []string{"fair"}},
 		{"die_service_requests_total", "identifier", []string{"fair", "doomed", "unknown"}},
 		{"die_service_requests_total", "status", []string{"success", "not_found"}},
-		{"http_requests_total", "handler", []string{"/roll", "/roll-async", "unmatched"}},
+		{"http_requests_total", "handler", []string{"/", "/healthz", "/metrics", "/roll", "/roll-async", "unmatched"}},
 		{"http_requests_total", "method", []string{"GET", "OTHER"}},
 		{"http_requests_total", "status", []string{"2xx", "4xx", "5xx"}},
 	}

@@ -68,6 +68,8 @@ func (s *server) routes() http.Handler {
 	r.Method(http.MethodGet, "/static/*", http.StripPrefix("/static/", http.FileServerFS(mustSub(webFS, "web"))))
 	r.Get("/roll", s.handleRoll)
 	r.Get("/roll-async", s.handleRollAsync)
+	// Every route's request counters exist from the start, at 0.
+	s.tel.HTTP.InitRoutes(r)
 	return r
 }
 

@@ -356,7 +356,7 @@ func TestMetricsAfterTraffic(t *testing.T) {
 		{"dice_roll_value", "die_type", []string{"fair"}},
 		{"die_service_requests_total", "identifier", []string{"fair", "doomed", "unknown"}},
 		{"die_service_requests_total", "status", []string{"success", "not_found"}},
-		{"http_requests_total", "handler", []string{"/roll", "unmatched"}},
+		{"http_requests_total", "handler", []string{"/", "/healthz", "/metrics", "/roll", "unmatched"}},
 		{"http_requests_total", "method", []string{"GET", "OTHER"}},
 		{"http_requests_total", "status", []string{"2xx", "4xx", "5xx"}},
 	}
@@ -405,7 +405,7 @@ func TestClientGoingAwayStopsTheRoll(t *testing.T) {
 	cfg.maxDelay = 5 * time.Second
 	rolling := make(chan struct{}, 1)
 	env := newRollerEnv(t, cfg, func(s *server) {
-		s.roller.float64 = func() float64 {
+		s.roller.randFloat = func() float64 {
 			select {
 			case rolling <- struct{}{}: // the roll's delay is being chosen
 			default:

@@ -67,6 +67,8 @@ func (s *server) routes() http.Handler {
 	r.Method(http.MethodGet, "/metrics", s.tel.MetricsHandler())
 	r.Method(http.MethodGet, "/static/*", http.StripPrefix("/static/", http.FileServerFS(mustSub(webFS, "web"))))
 	r.Get("/roll", s.handleRoll)
+	// Every route's request counters exist from the start, at 0.
+	s.tel.HTTP.InitRoutes(r)
 	return r
 }
 

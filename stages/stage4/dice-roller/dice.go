@@ -24,23 +24,23 @@ const (
 	lookupUnavailable = "unavailable"
 )
 
-// errUnknownDie: the die-service does not know the die (the caller's mistake, 400).
-type errUnknownDie struct {
+// unknownDieError: the die-service does not know the die (the caller's mistake, 400).
+type unknownDieError struct {
 	die   string
 	valid []string
 }
 
-func (e *errUnknownDie) Error() string {
+func (e *unknownDieError) Error() string {
 	return fmt.Sprintf("unknown die %q; valid: %s", e.die, strings.Join(e.valid, ", "))
 }
 
-// errDieServiceDown: the die-service could not answer (our problem, 503).
-type errDieServiceDown struct {
+// dieServiceDownError: the die-service could not answer (our problem, 503).
+type dieServiceDownError struct {
 	status string // lookupTimeout, lookupUnavailable or lookupError
 	err    error
 }
 
-func (e *errDieServiceDown) Error() string {
+func (e *dieServiceDownError) Error() string {
 	return fmt.Sprintf("die-service %s: %v", e.status, e.err)
 }
 
@@ -77,12 +77,12 @@ func (d *dieService) fetch(ctx context.Context, die string) (Die, string, error)
 	u := d.baseURL + "/dice?identifier=" + url.QueryEscape(die)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
-		return Die{}, lookupError, &errDieServiceDown{lookupError, err}
+		return Die{}, lookupError, &dieServiceDownError{lookupError, err}
 	}
 	resp, err := d.client.Do(req)
 	if err != nil {
 		status := classify(err)
-		return Die{}, status, &errDieServiceDown{status, err}
+		return Die{}, status, &dieServiceDownError{status, err}
 	}
 	defer resp.Body.Close()
 
@@ -92,7 +92,7 @@ func (d *dieService) fetch(ctx context.Context, die string) (Die, string, error)
 			Specification Die `json:"specification"`
 		}
 		if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || len(body.Specification.Faces) == 0 {
-			return Die{}, lookupError, &errDieServiceDown{lookupError, fmt.Errorf("unreadable specification (%v)", err)}
+			return Die{}, lookupError, &dieServiceDownError{lookupError, fmt.Errorf("unreadable specification (%v)", err)}
 		}
 		return body.Specification, lookupSuccess, nil
 	case http.StatusNotFound:
@@ -100,9 +100,9 @@ func (d *dieService) fetch(ctx context.Context, die string) (Die, string, error)
 			Valid []string `json:"valid"`
 		}
 		_ = json.NewDecoder(resp.Body).Decode(&body)
-		return Die{}, lookupNotFound, &errUnknownDie{die: die, valid: body.Valid}
+		return Die{}, lookupNotFound, &unknownDieError{die: die, valid: body.Valid}
 	default:
-		return Die{}, lookupError, &errDieServiceDown{lookupError, fmt.Errorf("answered %s", resp.Status)}
+		return Die{}, lookupError, &dieServiceDownError{lookupError, fmt.Errorf("answered %s", resp.Status)}
 	}
 }
 
