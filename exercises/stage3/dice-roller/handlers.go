@@ -31,13 +31,13 @@ func newServer(cfg config, tel *telemetry.Telemetry) *server {
 		log:     tel.Logger,
 		metrics: m,
 		dice: &dieService{
+			baseURL: cfg.dieServiceURL,
 			// exercise 3.4: begin
 			// TODO (exercise 3.4): One trace across three services — see workshop show 3 4, workshop hint 3.4
-			baseURL: cfg.dieServiceURL,
-			client:  http.DefaultClient,
+			client: http.DefaultClient,
+			// exercise 3.4: end
 			timeout: cfg.lookupTimeout,
 			metrics: m,
-			// exercise 3.4: end
 		},
 		roller: newRoller(cfg.maxDelay),
 	}
@@ -120,6 +120,7 @@ func (s *server) resolveDie(ctx context.Context, w http.ResponseWriter, die stri
 	// exercise 3.3: end
 	switch {
 	case err == nil:
+		s.metrics.dieKnown(die) // the die-service vouched for it: its series may exist
 		return spec, true
 	case ctx.Err() != nil:
 		// The client went away during the lookup: not the die-service's fault.

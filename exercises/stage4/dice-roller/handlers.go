@@ -195,6 +195,7 @@ func (s *server) resolveDie(ctx context.Context, w http.ResponseWriter, die stri
 	var down *dieServiceDownError
 	switch {
 	case err == nil:
+		s.metrics.dieKnown(die) // the die-service vouched for it: its series may exist
 		return spec, true
 	case ctx.Err() != nil:
 		// The client went away during the lookup: not the die-service's fault.

@@ -339,3 +339,13 @@ func spanContextFromHeader(t *testing.T, h http.Header) trace.SpanContext {
 	require.True(t, sc.IsValid(), "invalid traceparent %q", h.Get("traceparent"))
 	return sc
 }
+
+// counterSum adds up every series of a counter family (0 when it has none).
+func counterSum(t *testing.T, env *rollerEnv, name string) float64 {
+	t.Helper()
+	sum := 0.0
+	for _, m := range env.rec.Family(t, name).GetMetric() {
+		sum += m.GetCounter().GetValue()
+	}
+	return sum
+}

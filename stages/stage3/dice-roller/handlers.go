@@ -31,16 +31,13 @@ func newServer(cfg config, tel *telemetry.Telemetry) *server {
 		log:     tel.Logger,
 		metrics: m,
 		dice: &dieService{
-			// exercise 3.4: begin
-			// exercise 3.4: stub: baseURL: cfg.dieServiceURL,
-			// exercise 3.4: stub: client: http.DefaultClient,
-			// exercise 3.4: stub: timeout: cfg.lookupTimeout,
-			// exercise 3.4: stub: metrics: m,
 			baseURL: cfg.dieServiceURL,
-			client:  tel.NewHTTPClient(0), // the lookup's context carries the timeout
+			// exercise 3.4: begin
+			// exercise 3.4: stub: client: http.DefaultClient,
+			client: tel.NewHTTPClient(0), // the lookup's context carries the timeout
+			// exercise 3.4: end
 			timeout: cfg.lookupTimeout,
 			metrics: m,
-			// exercise 3.4: end
 		},
 		roller: newRoller(cfg.maxDelay),
 	}
@@ -124,6 +121,7 @@ func (s *server) resolveDie(ctx context.Context, w http.ResponseWriter, die stri
 	// exercise 3.3: end
 	switch {
 	case err == nil:
+		s.metrics.dieKnown(die) // the die-service vouched for it: its series may exist
 		return spec, true
 	case ctx.Err() != nil:
 		// The client went away during the lookup: not the die-service's fault.

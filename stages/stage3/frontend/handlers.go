@@ -41,10 +41,11 @@ type server struct {
 }
 
 func newServer(cfg config, tel *telemetry.Telemetry) *server {
+	m := newMetrics(tel.Registry)
 	return &server{
 		tel:           tel,
 		log:           tel.Logger,
-		metrics:       newMetrics(tel.Registry),
+		metrics:       m,
 		client:        tel.NewHTTPClient(cfg.backendTimeout),
 		diceRollerURL: cfg.diceRollerURL,
 		catalog: &catalog{
@@ -52,6 +53,7 @@ func newServer(cfg config, tel *telemetry.Telemetry) *server {
 			client: tel.NewHTTPClient(0),
 			log:    tel.Logger,
 			maxAge: 30 * time.Second,
+			listed: m.diceListed,
 		},
 	}
 }
@@ -104,7 +106,7 @@ func (s *server) relay(w http.ResponseWriter, r *http.Request, die, path string,
 	s.log.InfoContext(ctx, "roll requested", "die_type", die, "path", path)
 
 	known, dice := s.catalog.Known(ctx, die)
-	label := "unknown"
+	label := unknownLabel
 	if known {
 		label = die
 	}

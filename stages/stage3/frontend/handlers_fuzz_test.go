@@ -84,7 +84,10 @@ func FuzzRollQuery(f *testing.F) {
 			}
 		}
 		for _, v := range rec.LabelValues(t, "frontend_requests_total", "status_code") {
-			assert.Contains(t, []string{"200", "400"}, v, "status_code for query %q", rawQuery)
+			assert.Contains(t, rollStatuses, v, "status_code for query %q", rawQuery)
+		}
+		for _, v := range countedValues(t, rec, "frontend_requests_total", "status_code") {
+			assert.Contains(t, []string{"200", "400"}, v, "the answer counted for query %q", rawQuery)
 		}
 	})
 }

@@ -51,7 +51,7 @@ var fixtures = []fixture{
 	{fails: "lookup-metrics", stage: 3, edits: []breaks.Edit{{File: "dice-roller/dice.go",
 		Old: "return Die{}, lookupNotFound, &unknownDieError{die: die, valid: body.Valid}", New: "return Die{}, lookupError, &unknownDieError{die: die, valid: body.Valid}"}}},
 	{fails: "three-service-trace", stage: 3, edits: []breaks.Edit{{File: "dice-roller/handlers.go",
-		Old: "client:  tel.NewHTTPClient(0), // the lookup's context carries the timeout", New: "client:  http.DefaultClient,"}}},
+		Old: "client: tel.NewHTTPClient(0), // the lookup's context carries the timeout", New: "client: http.DefaultClient,"}}},
 	{fails: "async-children", stage: 4, brk: "background-context"},
 	{fails: "async-overlap", stage: 4, edits: []breaks.Edit{{File: "dice-roller/batch.go",
 		Old: "g, ctx := errgroup.WithContext(ctx)\n", New: "g, ctx := errgroup.WithContext(ctx)\n\tg.SetLimit(1) // one roll at a time\n"}}},
