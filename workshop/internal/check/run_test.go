@@ -49,7 +49,7 @@ var fixtures = []fixture{
 	{fails: "die-service", stage: 3, edits: []breaks.Edit{{File: "die-service/handlers.go",
 		Old: "s.metrics.specsRequested.WithLabelValues(unknownLabel).Inc()", New: "s.metrics.specsRequested.WithLabelValues(id).Inc()"}}},
 	{fails: "lookup-metrics", stage: 3, edits: []breaks.Edit{{File: "dice-roller/dice.go",
-		Old: "return Die{}, lookupNotFound, &unknownDieError{die: die, valid: body.Valid}", New: "return Die{}, lookupError, &unknownDieError{die: die, valid: body.Valid}"}}},
+		Old: "label := unknownLabel\n", New: "label := die // the raw die, even one the die-service does not know\n"}}},
 	{fails: "three-service-trace", stage: 3, edits: []breaks.Edit{{File: "dice-roller/handlers.go",
 		Old: "client: tel.NewHTTPClient(0), // the lookup's context carries the timeout", New: "client: http.DefaultClient,"}}},
 	{fails: "async-children", stage: 4, brk: "background-context"},
