@@ -101,12 +101,13 @@ func (s *server) handleRoll(w http.ResponseWriter, r *http.Request) {
 func (s *server) relay(w http.ResponseWriter, r *http.Request, die, path string, query url.Values) {
 	ctx := r.Context()
 	start := time.Now()
-	span := trace.SpanFromContext(ctx)
-	span.SetAttributes(attribute.String("die.type", die))
+	// Whatever the user sent: a span attribute costs nothing per value.
+	trace.SpanFromContext(ctx).SetAttributes(attribute.String("die.type", die))
 	s.log.InfoContext(ctx, "roll requested", "die_type", die, "path", path)
 
 	known, dice := s.catalog.Known(ctx, die)
-	label := unknownLabel
+	// A label is a known die or "unknown", never what the user typed.
+	label := unknownDie
 	if known {
 		label = die
 	}
@@ -134,7 +135,7 @@ func (s *server) relay(w http.ResponseWriter, r *http.Request, die, path string,
 // becomes a child of this client span, and relays its status and body. A
 // dice-roller that cannot be reached is a 502.
 func (s *server) callDiceRoller(ctx context.Context, die, path string, query url.Values) (int, []byte) {
-	span := trace.SpanFromContext(ctx)
+	span := trace.SpanFromContext(ctx) // the frontend's server span
 	target := s.diceRollerURL + path + "?" + query.Encode()
 	span.SetAttributes(attribute.String("backend.url", target))
 

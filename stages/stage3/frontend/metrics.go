@@ -7,8 +7,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promauto"
 )
 
-// unknownLabel is the die_type of a die the die-service did not list.
-const unknownLabel = "unknown"
+// unknownDie is the die_type label of every die the frontend does not know:
+// what a user typed never becomes a label value.
+const unknownDie = "unknown"
 
 // rollStatuses are the status codes a roll through the frontend ends with:
 // the dice-roller's answers (200, 400, 500, 503) and the frontend's own 502.
@@ -22,7 +23,7 @@ type metrics struct {
 }
 
 // newMetrics registers the frontend's business metrics on reg, with the
-// series known before any request already there, at 0.
+// series known in advance already there, at 0.
 func newMetrics(reg prometheus.Registerer) *metrics {
 	f := promauto.With(reg)
 	m := &metrics{
@@ -50,7 +51,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 // sample before it: the first failed roll of a die would not show on an
 // error panel.
 func (m *metrics) diceListed(dice []string) {
-	for _, die := range append(slices.Clone(dice), unknownLabel) {
+	for _, die := range append(slices.Clone(dice), unknownDie) {
 		m.clicks.WithLabelValues(die)
 		for _, code := range rollStatuses {
 			m.requests.WithLabelValues(die, code)
