@@ -31,13 +31,13 @@ func newServer(cfg config, tel *telemetry.Telemetry) *server {
 		log:     tel.Logger,
 		metrics: m,
 		dice: &dieService{
+			baseURL: cfg.dieServiceURL,
 			// exercise 3.4: begin
 			// TODO (exercise 3.4): One trace across three services — see workshop show 3 4, workshop hint 3.4
-			baseURL: cfg.dieServiceURL,
-			client:  http.DefaultClient,
+			client: http.DefaultClient,
+			// exercise 3.4: end
 			timeout: cfg.lookupTimeout,
 			metrics: m,
-			// exercise 3.4: end
 		},
 		roller: newRoller(cfg.maxDelay),
 	}
@@ -53,6 +53,8 @@ func (s *server) routes() http.Handler {
 	r.Get("/healthz", service.Healthz)
 	r.Method(http.MethodGet, "/metrics", s.tel.MetricsHandler())
 	r.Get("/roll", s.handleRoll)
+	// Every route's request counters exist from the start, at 0.
+	s.tel.HTTP.InitRoutes(r)
 	return r
 }
 
@@ -78,7 +80,7 @@ func (s *server) handleRoll(w http.ResponseWriter, r *http.Request) {
 		s.invalid(ctx, w, "die", errMissingDie.Error())
 		return
 	}
-	spec, ok := s.lookup(ctx, w, die)
+	spec, ok := s.resolveDie(ctx, w, die)
 	if !ok {
 		return
 	}
@@ -109,15 +111,16 @@ func (s *server) handleRoll(w http.ResponseWriter, r *http.Request) {
 
 var errMissingDie = errors.New(`missing query parameter "die"; valid: a die identifier known to the die-service (GET /dice on the die-service lists them), such as fair`)
 
-// lookup finds the die in the die-service, or answers the request itself:
+// resolveDie finds the die in the die-service, or answers the request itself:
 // 400 when the die does not exist, 503 when the die-service cannot tell.
-func (s *server) lookup(ctx context.Context, w http.ResponseWriter, die string) (Die, bool) {
+func (s *server) resolveDie(ctx context.Context, w http.ResponseWriter, die string) (Die, bool) {
 	spec, err := s.dice.lookup(ctx, die)
 	// exercise 3.3: begin
 	// TODO (exercise 3.3): Answer 400 or 503 — see workshop show 3 3, workshop hint 3.3
 	// exercise 3.3: end
 	switch {
 	case err == nil:
+		s.metrics.dieKnown(die) // the die-service vouched for it: its series may exist
 		return spec, true
 	case ctx.Err() != nil:
 		// The client went away during the lookup: not the die-service's fault.

@@ -40,6 +40,8 @@ func (s *server) routes() http.Handler {
 	r.Get("/healthz", service.Healthz)
 	r.Method(http.MethodGet, "/metrics", s.tel.MetricsHandler())
 	r.Get("/dice", s.handleDice)
+	// Every route's request counters exist from the start, at 0.
+	s.tel.HTTP.InitRoutes(r)
 	return r
 }
 

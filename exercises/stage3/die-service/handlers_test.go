@@ -122,8 +122,21 @@ func TestIndexDescribesTheService(t *testing.T) {
 func TestDiceMetrics(t *testing.T) {
 	rec, ts := newTestService(t, testCatalog)
 	loaded := rec.Metric(t, "die_specifications_loaded", nil)
-	require.NotNil(t, loaded)
-	assert.Equal(t, float64(3), loaded.GetGauge().GetValue())
+	require.NotNil(t, loaded, "die_specifications_loaded is registered")
+	assert.Equal(t, float64(3), loaded.GetGauge().GetValue(), "die_specifications_loaded is the number of dice in the catalog")
+
+	// Before any request: one series per die of the catalog and one for
+	// unknown, each at 0, so the first request of each is an increase.
+	for _, id := range []string{"cursed", "fair", "risky", "unknown"} {
+		m := rec.Metric(t, "die_specifications_requested_total", map[string]string{"identifier": id})
+		if assert.NotNil(t, m, "die_specifications_requested_total{identifier=%q} exists at startup, at 0", id) {
+			assert.Zero(t, m.GetCounter().GetValue())
+		}
+	}
+	list := rec.Metric(t, "die_list_requests_total", nil)
+	if assert.NotNil(t, list, "die_list_requests_total is registered") {
+		assert.Zero(t, list.GetCounter().GetValue(), "a counter without labels is exported at 0 as soon as it is registered")
+	}
 
 	for range 2 {
 		get(t, ts, http.MethodGet, "/dice")
@@ -143,8 +156,10 @@ func TestDiceMetrics(t *testing.T) {
 	assert.Equal(t, float64(3), counter("die_specifications_requested_total", map[string]string{"identifier": "fair"}))
 	assert.Equal(t, float64(1), counter("die_specifications_requested_total", map[string]string{"identifier": "risky"}))
 	assert.Equal(t, float64(5), counter("die_specifications_requested_total", map[string]string{"identifier": "unknown"}))
-	assert.ElementsMatch(t, []string{"fair", "risky", "unknown"},
-		rec.LabelValues(t, "die_specifications_requested_total", "identifier"))
+	assert.Zero(t, counter("die_specifications_requested_total", map[string]string{"identifier": "cursed"}))
+	assert.ElementsMatch(t, []string{"cursed", "fair", "risky", "unknown"},
+		rec.LabelValues(t, "die_specifications_requested_total", "identifier"),
+		"the dice of the catalog and unknown: no identifier sent by a client becomes a label value")
 
 	assert.Equal(t, float64(6), counter("http_requests_total", map[string]string{"handler": "/dice", "method": "GET", "status": "2xx"}))
 	assert.Equal(t, float64(5), counter("http_requests_total", map[string]string{"handler": "/dice", "method": "GET", "status": "4xx"}))

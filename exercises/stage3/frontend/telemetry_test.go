@@ -159,7 +159,8 @@ func TestRollMetrics(t *testing.T) {
 		assert.Equal(t, r.want, rec.CounterValue(t, "frontend_requests_total",
 			map[string]string{"die_type": r.die, "status_code": r.code}), "requests %s/%s", r.die, r.code)
 	}
-	assert.ElementsMatch(t, []string{"200", "500", "400"}, rec.LabelValues(t, "frontend_requests_total", "status_code"))
+	assert.ElementsMatch(t, rollStatuses, unique(rec.LabelValues(t, "frontend_requests_total", "status_code")),
+		"every status a roll ends with, from the start")
 	for die, want := range clicks {
 		h := rec.Metric(t, "frontend_request_duration_seconds", map[string]string{"die_type": die}).GetHistogram()
 		if assert.NotNil(t, h, "no duration series for %s", die) {
@@ -274,4 +275,33 @@ func unique(values []string) []string {
 		}
 	}
 	return out
+}
+
+// TestFrontendCountersAreBornAtZero: a counter's series is born at its first
+// Inc unless it is created before. unknown's series exist at startup, and
+// each die's as soon as the die-service listed it, so the first failure of a
+// die is an increase that rate() can see.
+func TestFrontendCountersAreBornAtZero(t *testing.T) {
+	fe := newTestFrontend(t, config{diceRollerURL: closedURL(t), dieServiceURL: newFakeDieService(t, "fair", "risky").URL})
+	zero := func(dice ...string) {
+		t.Helper()
+		for _, die := range dice {
+			clicks := fe.rec.Metric(t, "frontend_button_clicks_total", map[string]string{"die_type": die})
+			if assert.NotNil(t, clicks, "frontend_button_clicks_total{die_type=%q}", die) {
+				assert.Zero(t, clicks.GetCounter().GetValue())
+			}
+			for _, code := range rollStatuses {
+				m := fe.rec.Metric(t, "frontend_requests_total", map[string]string{"die_type": die, "status_code": code})
+				if assert.NotNil(t, m, "frontend_requests_total{die_type=%q,status_code=%q}", die, code) {
+					assert.Zero(t, m.GetCounter().GetValue())
+				}
+			}
+		}
+	}
+	zero("unknown")
+	assert.Equal(t, []string{"unknown"}, unique(fe.rec.LabelValues(t, "frontend_button_clicks_total", "die_type")),
+		"no die is known before the die-service listed it")
+	fe.loadCatalog(t)
+	zero("fair", "risky", "unknown")
+	assert.ElementsMatch(t, []string{"fair", "risky", "unknown"}, unique(fe.rec.LabelValues(t, "frontend_requests_total", "die_type")))
 }

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-
-	"golang.org/x/sync/errgroup"
 )
 
 // rollFailure says which roll of a batch failed.
@@ -19,48 +17,54 @@ func (f *rollFailure) Error() string { return fmt.Sprintf("roll %d: %v", f.index
 // rollBatch rolls `times` dice at once, one goroutine each, so the batch takes
 // about as long as its slowest roll. The first failed roll cancels the others.
 func (s *server) rollBatch(ctx context.Context, die string, spec Die, times int) ([]int, error) {
+	// exercise 4.1: begin
+	// TODO (exercise 4.1): Roll a batch concurrently — see workshop show 4 1, workshop hint 4.1
+	// One roll after the other: the batch takes the sum of the delays.
 	rolls := make([]int, times)
-	g, ctx := errgroup.WithContext(ctx)
 	for i := range times {
-		g.Go(func() error {
-			// exercise 4.1: begin
-			// TODO (exercise 4.1): Roll a batch concurrently — see workshop show 4 1, workshop hint 4.1
-			// exercise 4.1: end
-
-			// exercise 4.4: begin
-			// TODO (exercise 4.4): Metrics for the async batches — see workshop show 4 4, workshop hint 4.4
-			// exercise 4.4: end
-
-			value, err := s.roller.roll(ctx, spec)
-			if errors.Is(err, errRollFailed) {
-				// exercise 4.4: begin
-				// TODO (exercise 4.4): Metrics for the async batches — see workshop show 4 4, workshop hint 4.4
-				// exercise 4.4: end
-				// exercise 4.1: begin
-				// TODO (exercise 4.1): Roll a batch concurrently — see workshop show 4 1, workshop hint 4.1
-				// exercise 4.1: end
-				return &rollFailure{index: i, err: err}
-			}
-			if err != nil { // cancelled: another roll failed, or the client left
-				// exercise 4.1: begin
-				// TODO (exercise 4.1): Roll a batch concurrently — see workshop show 4 1, workshop hint 4.1
-				// exercise 4.1: end
-				return err
-			}
-
-			// exercise 4.4: begin
-			// TODO (exercise 4.4): Metrics for the async batches — see workshop show 4 4, workshop hint 4.4
-			// exercise 4.4: end
-			// exercise 4.1: begin
-			// TODO (exercise 4.1): Roll a batch concurrently — see workshop show 4 1, workshop hint 4.1
-			// exercise 4.1: end
-			s.log.InfoContext(ctx, "async roll completed", "die_type", die, "roll_index", i, "roll_value", value)
-			rolls[i] = value
-			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
-		return nil, err
+		value, err := s.rollOne(ctx, die, spec, i)
+		if err != nil {
+			return nil, err
+		}
+		rolls[i] = value
 	}
 	return rolls, nil
+	// exercise 4.1: end
+}
+
+// rollOne rolls the i-th die of a batch, in a child span of its own.
+func (s *server) rollOne(ctx context.Context, die string, spec Die, i int) (int, error) {
+	// exercise 4.1: begin
+	// TODO (exercise 4.1): Roll a batch concurrently — see workshop show 4 1, workshop hint 4.1
+	// exercise 4.1: end
+
+	// exercise 4.4: begin
+	// TODO (exercise 4.4): Metrics for the async batches — see workshop show 4 4, workshop hint 4.4
+	// exercise 4.4: end
+
+	value, err := s.roller.roll(ctx, spec)
+	if errors.Is(err, errRollFailed) {
+		// exercise 4.4: begin
+		// TODO (exercise 4.4): Metrics for the async batches — see workshop show 4 4, workshop hint 4.4
+		// exercise 4.4: end
+		// exercise 4.1: begin
+		// TODO (exercise 4.1): Roll a batch concurrently — see workshop show 4 1, workshop hint 4.1
+		// exercise 4.1: end
+		return 0, &rollFailure{index: i, err: err}
+	}
+	if err != nil { // cancelled: another roll failed, or the client left
+		// exercise 4.1: begin
+		// TODO (exercise 4.1): Roll a batch concurrently — see workshop show 4 1, workshop hint 4.1
+		// exercise 4.1: end
+		return 0, err
+	}
+
+	// exercise 4.4: begin
+	// TODO (exercise 4.4): Metrics for the async batches — see workshop show 4 4, workshop hint 4.4
+	// exercise 4.4: end
+	// exercise 4.1: begin
+	// TODO (exercise 4.1): Roll a batch concurrently — see workshop show 4 1, workshop hint 4.1
+	// exercise 4.1: end
+	s.log.InfoContext(ctx, "async roll completed", "die_type", die, "roll_index", i, "roll_value", value)
+	return value, nil
 }

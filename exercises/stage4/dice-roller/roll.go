@@ -18,26 +18,26 @@ var errRollFailed = errors.New("the die rolled off the table")
 
 // roller rolls dice. Randomness is injected so tests can force an outcome.
 type roller struct {
-	maxDelay time.Duration
-	float64  func() float64 // uniform in [0, 1)
-	intN     func(n int) int
+	maxDelay  time.Duration
+	randFloat func() float64  // uniform in [0, 1): the delay factor and the failure draw
+	randIndex func(n int) int // uniform in [0, n): the face shown
 }
 
 func newRoller(maxDelay time.Duration) roller {
-	return roller{maxDelay: maxDelay, float64: rand.Float64, intN: rand.IntN}
+	return roller{maxDelay: maxDelay, randFloat: rand.Float64, randIndex: rand.IntN}
 }
 
 // roll waits a random delay in [0, maxDelay), then fails with the die's error
 // rate or shows one of its faces. The wait ends early, with ctx's error, when
 // the request is cancelled: nobody is waiting for the answer any more.
 func (r roller) roll(ctx context.Context, d Die) (int, error) {
-	if err := sleep(ctx, time.Duration(r.float64()*float64(r.maxDelay))); err != nil {
+	if err := sleep(ctx, time.Duration(r.randFloat()*float64(r.maxDelay))); err != nil {
 		return 0, err
 	}
-	if r.float64() < d.ErrorRate {
+	if r.randFloat() < d.ErrorRate {
 		return 0, errRollFailed
 	}
-	return d.Faces[r.intN(len(d.Faces))], nil
+	return d.Faces[r.randIndex(len(d.Faces))], nil
 }
 
 func sleep(ctx context.Context, d time.Duration) error {

@@ -27,6 +27,12 @@ type server struct {
 func newServer(catalog Catalog, tel *telemetry.Telemetry) *server {
 	m := newMetrics(tel.Registry)
 	m.specsLoaded.Set(float64(len(catalog)))
+	// Every identifier the counter can take is known from here on: each
+	// series starts at 0, so rate() sees the first request of each as an
+	// increase (a series born at its first Inc has no 0 to increase from).
+	for _, id := range append(catalog.Identifiers(), unknownLabel) {
+		m.specsRequested.WithLabelValues(id)
+	}
 	return &server{catalog: catalog, tel: tel, log: tel.Logger, metrics: m}
 }
 
@@ -40,6 +46,8 @@ func (s *server) routes() http.Handler {
 	r.Get("/healthz", service.Healthz)
 	r.Method(http.MethodGet, "/metrics", s.tel.MetricsHandler())
 	r.Get("/dice", s.handleDice)
+	// Every route's request counters exist from the start, at 0.
+	s.tel.HTTP.InitRoutes(r)
 	return r
 }
 

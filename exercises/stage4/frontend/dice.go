@@ -19,6 +19,7 @@ type catalog struct {
 	client *http.Client
 	log    *slog.Logger
 	maxAge time.Duration
+	listed func(dice []string) // told each list fetched, e.g. to create its metric series
 
 	mu        sync.Mutex
 	dice      []string
@@ -50,6 +51,9 @@ func (c *catalog) List(ctx context.Context) ([]string, error) {
 	}
 	c.dice, c.fetched = dice, time.Now()
 	c.log.InfoContext(ctx, "die list fetched", "count", len(dice))
+	if c.listed != nil {
+		c.listed(dice)
+	}
 	return dice, nil
 }
 

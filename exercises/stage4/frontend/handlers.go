@@ -41,10 +41,11 @@ type server struct {
 }
 
 func newServer(cfg config, tel *telemetry.Telemetry) *server {
+	m := newMetrics(tel.Registry)
 	return &server{
 		tel:           tel,
 		log:           tel.Logger,
-		metrics:       newMetrics(tel.Registry),
+		metrics:       m,
 		client:        tel.NewHTTPClient(cfg.backendTimeout),
 		diceRollerURL: cfg.diceRollerURL,
 		catalog: &catalog{
@@ -52,6 +53,7 @@ func newServer(cfg config, tel *telemetry.Telemetry) *server {
 			client: tel.NewHTTPClient(0),
 			log:    tel.Logger,
 			maxAge: 30 * time.Second,
+			listed: m.diceListed,
 		},
 	}
 }
@@ -68,6 +70,8 @@ func (s *server) routes() http.Handler {
 	r.Method(http.MethodGet, "/static/*", http.StripPrefix("/static/", http.FileServerFS(mustSub(webFS, "web"))))
 	r.Get("/roll", s.handleRoll)
 	r.Get("/roll-async", s.handleRollAsync)
+	// Every route's request counters exist from the start, at 0.
+	s.tel.HTTP.InitRoutes(r)
 	return r
 }
 
@@ -115,12 +119,13 @@ func (s *server) handleRollAsync(w http.ResponseWriter, r *http.Request) {
 func (s *server) relay(w http.ResponseWriter, r *http.Request, die, path string, query url.Values, check func() error) {
 	ctx := r.Context()
 	start := time.Now()
-	span := trace.SpanFromContext(ctx)
-	span.SetAttributes(attribute.String("die.type", die))
+	// Whatever the user sent: a span attribute costs nothing per value.
+	trace.SpanFromContext(ctx).SetAttributes(attribute.String("die.type", die))
 	s.log.InfoContext(ctx, "roll requested", "die_type", die, "path", path)
 
 	known, dice := s.catalog.Known(ctx, die)
-	label := "unknown"
+	// A label is a known die or "unknown", never what the user typed.
+	label := unknownDie
 	if known {
 		label = die
 	}
@@ -152,7 +157,7 @@ func (s *server) relay(w http.ResponseWriter, r *http.Request, die, path string,
 // becomes a child of this client span, and relays its status and body. A
 // dice-roller that cannot be reached is a 502.
 func (s *server) callDiceRoller(ctx context.Context, die, path string, query url.Values) (int, []byte) {
-	span := trace.SpanFromContext(ctx)
+	span := trace.SpanFromContext(ctx) // the frontend's server span
 	target := s.diceRollerURL + path + "?" + query.Encode()
 	span.SetAttributes(attribute.String("backend.url", target))
 

@@ -24,23 +24,23 @@ const (
 	lookupUnavailable = "unavailable"
 )
 
-// errUnknownDie: the die-service does not know the die (the caller's mistake, 400).
-type errUnknownDie struct {
+// unknownDieError: the die-service does not know the die (the caller's mistake, 400).
+type unknownDieError struct {
 	die   string
 	valid []string
 }
 
-func (e *errUnknownDie) Error() string {
+func (e *unknownDieError) Error() string {
 	return fmt.Sprintf("unknown die %q; valid: %s", e.die, strings.Join(e.valid, ", "))
 }
 
-// errDieServiceDown: the die-service could not answer (our problem, 503).
-type errDieServiceDown struct {
+// dieServiceDownError: the die-service could not answer (our problem, 503).
+type dieServiceDownError struct {
 	status string // lookupTimeout, lookupUnavailable or lookupError
 	err    error
 }
 
-func (e *errDieServiceDown) Error() string {
+func (e *dieServiceDownError) Error() string {
 	return fmt.Sprintf("die-service %s: %v", e.status, e.err)
 }
 
@@ -56,6 +56,8 @@ type dieService struct {
 func (d *dieService) lookup(ctx context.Context, die string) (Die, error) {
 	// exercise 3.2: begin
 	// exercise 3.2: stub: lookupCtx := ctx
+	// The bound lives in its own context: ctx stays the caller's, so that a
+	// timeout of the lookup is told apart from a caller who left.
 	lookupCtx, cancel := context.WithTimeout(ctx, d.timeout)
 	defer cancel()
 	start := time.Now()
@@ -69,7 +71,7 @@ func (d *dieService) lookup(ctx context.Context, die string) (Die, error) {
 	// exercise 3.2: begin
 	// exercise 3.2: stub: _ = status
 	// The identifier label is the die only once the die-service vouched for it.
-	label := "unknown"
+	label := unknownLabel
 	if status == lookupSuccess {
 		label = die
 	}
@@ -81,17 +83,16 @@ func (d *dieService) lookup(ctx context.Context, die string) (Die, error) {
 
 func (d *dieService) fetch(ctx context.Context, die string) (Die, string, error) {
 	u := d.baseURL + "/dice?identifier=" + url.QueryEscape(die)
-	// exercise 3.4: begin
-	// exercise 3.4: stub: req, err := http.NewRequest(http.MethodGet, u, nil)
+	// With ctx the request carries the lookup's deadline and, through an
+	// instrumented client, the caller's trace.
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	// exercise 3.4: end
 	if err != nil {
-		return Die{}, lookupError, &errDieServiceDown{lookupError, err}
+		return Die{}, lookupError, &dieServiceDownError{lookupError, err}
 	}
 	resp, err := d.client.Do(req)
 	if err != nil {
 		status := classify(err)
-		return Die{}, status, &errDieServiceDown{status, err}
+		return Die{}, status, &dieServiceDownError{status, err}
 	}
 	defer resp.Body.Close()
 
@@ -101,7 +102,7 @@ func (d *dieService) fetch(ctx context.Context, die string) (Die, string, error)
 			Specification Die `json:"specification"`
 		}
 		if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || len(body.Specification.Faces) == 0 {
-			return Die{}, lookupError, &errDieServiceDown{lookupError, fmt.Errorf("unreadable specification (%v)", err)}
+			return Die{}, lookupError, &dieServiceDownError{lookupError, fmt.Errorf("unreadable specification (%v)", err)}
 		}
 		return body.Specification, lookupSuccess, nil
 	case http.StatusNotFound:
@@ -109,26 +110,28 @@ func (d *dieService) fetch(ctx context.Context, die string) (Die, string, error)
 			Valid []string `json:"valid"`
 		}
 		_ = json.NewDecoder(resp.Body).Decode(&body)
-		return Die{}, lookupNotFound, &errUnknownDie{die: die, valid: body.Valid}
+		return Die{}, lookupNotFound, &unknownDieError{die: die, valid: body.Valid}
 	default:
-		return Die{}, lookupError, &errDieServiceDown{lookupError, fmt.Errorf("answered %s", resp.Status)}
+		return Die{}, lookupError, &dieServiceDownError{lookupError, fmt.Errorf("answered %s", resp.Status)}
 	}
 }
 
-// classify tells a die-service that is not there from one that is too slow.
+// classify tells a die-service that is not there from one that is too slow,
+// from the error client.Do returned. That error wraps others (*url.Error
+// around *net.OpError around the system call's error): errors.Is and
+// errors.As look through every layer, so no error text is ever compared.
 func classify(err error) string {
+	// exercise 3.2: begin
+	// exercise 3.2: stub: return lookupError
 	var netErr net.Error
+	var dnsErr *net.DNSError
 	switch {
 	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():
 		return lookupTimeout
-	case errors.Is(err, syscall.ECONNREFUSED), isDNSError(err):
+	case errors.Is(err, syscall.ECONNREFUSED), errors.As(err, &dnsErr):
 		return lookupUnavailable
 	default:
 		return lookupError
 	}
-}
-
-func isDNSError(err error) bool {
-	var dnsErr *net.DNSError
-	return errors.As(err, &dnsErr)
+	// exercise 3.2: end
 }

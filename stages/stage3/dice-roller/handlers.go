@@ -31,16 +31,13 @@ func newServer(cfg config, tel *telemetry.Telemetry) *server {
 		log:     tel.Logger,
 		metrics: m,
 		dice: &dieService{
-			// exercise 3.4: begin
-			// exercise 3.4: stub: baseURL: cfg.dieServiceURL,
-			// exercise 3.4: stub: client: http.DefaultClient,
-			// exercise 3.4: stub: timeout: cfg.lookupTimeout,
-			// exercise 3.4: stub: metrics: m,
 			baseURL: cfg.dieServiceURL,
-			client:  tel.NewHTTPClient(0), // the lookup's context carries the timeout
+			// exercise 3.4: begin
+			// exercise 3.4: stub: client: http.DefaultClient,
+			client: tel.NewHTTPClient(0), // the lookup's context carries the timeout
+			// exercise 3.4: end
 			timeout: cfg.lookupTimeout,
 			metrics: m,
-			// exercise 3.4: end
 		},
 		roller: newRoller(cfg.maxDelay),
 	}
@@ -56,6 +53,8 @@ func (s *server) routes() http.Handler {
 	r.Get("/healthz", service.Healthz)
 	r.Method(http.MethodGet, "/metrics", s.tel.MetricsHandler())
 	r.Get("/roll", s.handleRoll)
+	// Every route's request counters exist from the start, at 0.
+	s.tel.HTTP.InitRoutes(r)
 	return r
 }
 
@@ -81,7 +80,7 @@ func (s *server) handleRoll(w http.ResponseWriter, r *http.Request) {
 		s.invalid(ctx, w, "die", errMissingDie.Error())
 		return
 	}
-	spec, ok := s.lookup(ctx, w, die)
+	spec, ok := s.resolveDie(ctx, w, die)
 	if !ok {
 		return
 	}
@@ -112,16 +111,17 @@ func (s *server) handleRoll(w http.ResponseWriter, r *http.Request) {
 
 var errMissingDie = errors.New(`missing query parameter "die"; valid: a die identifier known to the die-service (GET /dice on the die-service lists them), such as fair`)
 
-// lookup finds the die in the die-service, or answers the request itself:
+// resolveDie finds the die in the die-service, or answers the request itself:
 // 400 when the die does not exist, 503 when the die-service cannot tell.
-func (s *server) lookup(ctx context.Context, w http.ResponseWriter, die string) (Die, bool) {
+func (s *server) resolveDie(ctx context.Context, w http.ResponseWriter, die string) (Die, bool) {
 	spec, err := s.dice.lookup(ctx, die)
 	// exercise 3.3: begin
-	var unknown *errUnknownDie
-	var down *errDieServiceDown
+	var unknown *unknownDieError
+	var down *dieServiceDownError
 	// exercise 3.3: end
 	switch {
 	case err == nil:
+		s.metrics.dieKnown(die) // the die-service vouched for it: its series may exist
 		return spec, true
 	case ctx.Err() != nil:
 		// The client went away during the lookup: not the die-service's fault.

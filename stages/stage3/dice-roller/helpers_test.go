@@ -266,7 +266,7 @@ func uniqueValues(s []string) []string {
 // fixedRandom makes every delay factor × maxDelay and no roll fail unless
 // its die's error rate exceeds factor.
 func fixedRandom(factor float64) func(*server) {
-	return func(s *server) { s.roller.float64 = func() float64 { return factor } }
+	return func(s *server) { s.roller.randFloat = func() float64 { return factor } }
 }
 
 // assertExemplarsAreRecordedTraces checks that a histogram's exemplars link
@@ -322,4 +322,14 @@ func spanContextFromHeader(t *testing.T, h http.Header) trace.SpanContext {
 	sc := trace.SpanContextFromContext(ctx)
 	require.True(t, sc.IsValid(), "invalid traceparent %q", h.Get("traceparent"))
 	return sc
+}
+
+// counterSum adds up every series of a counter family (0 when it has none).
+func counterSum(t *testing.T, env *rollerEnv, name string) float64 {
+	t.Helper()
+	sum := 0.0
+	for _, m := range env.rec.Family(t, name).GetMetric() {
+		sum += m.GetCounter().GetValue()
+	}
+	return sum
 }

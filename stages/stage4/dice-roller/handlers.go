@@ -54,6 +54,8 @@ func (s *server) routes() http.Handler {
 	r.Method(http.MethodGet, "/metrics", s.tel.MetricsHandler())
 	r.Get("/roll", s.handleRoll)
 	r.Get("/roll-async", s.handleRollAsync)
+	// Every route's request counters exist from the start, at 0.
+	s.tel.HTTP.InitRoutes(r)
 	return r
 }
 
@@ -79,7 +81,7 @@ func (s *server) handleRoll(w http.ResponseWriter, r *http.Request) {
 		s.invalid(ctx, w, "die", errMissingDie.Error())
 		return
 	}
-	spec, ok := s.lookup(ctx, w, die)
+	spec, ok := s.resolveDie(ctx, w, die)
 	if !ok {
 		return
 	}
@@ -135,7 +137,7 @@ func (s *server) handleRollAsync(w http.ResponseWriter, r *http.Request) {
 	span.SetAttributes(attribute.Int("async.batch_size", times))
 	// exercise 4.3: end
 
-	spec, ok := s.lookup(ctx, w, die)
+	spec, ok := s.resolveDie(ctx, w, die)
 	if !ok {
 		return
 	}
@@ -187,14 +189,15 @@ type batchResult struct {
 
 var errMissingDie = errors.New(`missing query parameter "die"; valid: a die identifier known to the die-service (GET /dice on the die-service lists them), such as fair`)
 
-// lookup finds the die in the die-service, or answers the request itself:
+// resolveDie finds the die in the die-service, or answers the request itself:
 // 400 when the die does not exist, 503 when the die-service cannot tell.
-func (s *server) lookup(ctx context.Context, w http.ResponseWriter, die string) (Die, bool) {
+func (s *server) resolveDie(ctx context.Context, w http.ResponseWriter, die string) (Die, bool) {
 	spec, err := s.dice.lookup(ctx, die)
-	var unknown *errUnknownDie
-	var down *errDieServiceDown
+	var unknown *unknownDieError
+	var down *dieServiceDownError
 	switch {
 	case err == nil:
+		s.metrics.dieKnown(die) // the die-service vouched for it: its series may exist
 		return spec, true
 	case ctx.Err() != nil:
 		// The client went away during the lookup: not the die-service's fault.

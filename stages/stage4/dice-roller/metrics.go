@@ -11,6 +11,10 @@ const (
 	resultError   = "error"
 )
 
+// unknownLabel is the identifier label of a lookup that did not prove the die
+// exists: the dice-roller has no list of dice, so only a success names one.
+const unknownLabel = "unknown"
+
 // metrics are the dice-roller's business metrics.
 type metrics struct {
 	rolls              *prometheus.CounterVec
@@ -24,9 +28,11 @@ type metrics struct {
 	asyncInProgress prometheus.Gauge
 }
 
+// newMetrics registers the dice-roller's business metrics on reg, with the
+// series that are known before any request already there, at 0.
 func newMetrics(reg prometheus.Registerer) *metrics {
 	f := promauto.With(reg)
-	return &metrics{
+	m := &metrics{
 		// die_type only ever holds a die the die-service knows: unknown input
 		// never becomes a label value.
 		rolls: f.NewCounterVec(prometheus.CounterOpts{
@@ -67,6 +73,26 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "async_rolls_in_progress",
 			Help: "Rolls of /roll-async batches running right now.",
 		}),
+		// exercise 4.4: end
+	}
+	// A failed lookup is counted under "unknown", whatever the die: these
+	// series are known now, so they start at 0 and rate() sees the first
+	// failure as an increase.
+	for _, status := range []string{lookupNotFound, lookupError, lookupTimeout, lookupUnavailable} {
+		m.dieServiceRequests.WithLabelValues(unknownLabel, status)
+	}
+	return m
+}
+
+// dieKnown is called each time the die-service has vouched for a die. Its
+// series are created at 0 (WithLabelValues without Inc) the first time, so
+// that its first failed roll is an increase rate() can see; the dice-roller
+// has no list of dice, so this is the first moment they can be created.
+func (m *metrics) dieKnown(die string) {
+	for _, result := range []string{resultSuccess, resultError} {
+		m.rolls.WithLabelValues(die, result)
+		// exercise 4.4: begin
+		m.asyncRolls.WithLabelValues(die, result)
 		// exercise 4.4: end
 	}
 }

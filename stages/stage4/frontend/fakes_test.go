@@ -193,3 +193,18 @@ func get(t testing.TB, target string) (int, string, http.Header) {
 	require.NoError(t, err)
 	return resp.StatusCode, string(body), resp.Header
 }
+
+// countedValues lists the values a label takes in the series of a counter
+// that have counted something: the series born at 0 are left out.
+func countedValues(t testing.TB, rec *telemetrytest.Recorder, family, label string) []string {
+	t.Helper()
+	var out []string
+	for _, m := range rec.Family(t, family).GetMetric() {
+		for _, l := range m.GetLabel() {
+			if l.GetName() == label && m.GetCounter().GetValue() > 0 {
+				out = append(out, l.GetValue())
+			}
+		}
+	}
+	return out
+}

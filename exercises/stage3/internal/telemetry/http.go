@@ -55,6 +55,22 @@ func (m *HTTPMetrics) Middleware(next http.Handler) http.Handler {
 	})
 }
 
+// statusClasses are the values of the status label that a route can take.
+var statusClasses = []string{"2xx", "4xx", "5xx"}
+
+// InitRoutes creates the http_requests_total series of every route of r, with
+// each status class, at 0. A series is otherwise born at its first Inc(), and
+// rate() needs two samples: a route's first 5xx would never show on an error
+// panel. Call it once the routes are registered.
+func (m *HTTPMetrics) InitRoutes(r chi.Routes) {
+	_ = chi.Walk(r, func(method, route string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
+		for _, class := range statusClasses {
+			m.requests.WithLabelValues(route, methodLabel(method), class)
+		}
+		return nil
+	})
+}
+
 // TraceRequests starts a server span for each request, continuing the
 // caller's trace from its traceparent header. Used inside the chi router, the
 // span is named after the matched route ("GET /roll") and carries http.route.

@@ -38,6 +38,7 @@ func testRouter(rec *telemetrytest.Recorder) http.Handler {
 	})
 	r.Get("/healthz", service.Healthz)
 	r.Method(http.MethodGet, "/metrics", rec.MetricsHandler())
+	rec.HTTP.InitRoutes(r)
 	return r
 }
 
@@ -105,7 +106,7 @@ func TestHTTPMetricsLabels(t *testing.T) {
 	assert.Equal(t, float64(2), other, "BREW and PROPFIND are counted as OTHER")
 	assert.ElementsMatch(t, []string{"GET", "POST", "OTHER"}, unique(rec.LabelValues(t, "http_requests_total", "method")))
 	for _, h := range unique(rec.LabelValues(t, "http_requests_total", "handler")) {
-		assert.Contains(t, []string{"/ok", "/silent", "/items/{id}", "/bad", "/fail", "unmatched"}, h,
+		assert.Contains(t, []string{"/ok", "/silent", "/items/{id}", "/bad", "/fail", "/healthz", "/metrics", "unmatched"}, h,
 			"handler label %q is neither a route nor unmatched", h)
 	}
 	for _, s := range unique(rec.LabelValues(t, "http_requests_total", "status")) {
@@ -116,6 +117,29 @@ func TestHTTPMetricsLabels(t *testing.T) {
 	d := rec.Metric(t, "http_request_duration_seconds", map[string]string{"handler": "/ok", "method": "GET"})
 	require.NotNil(t, d)
 	assert.Equal(t, uint64(3), d.GetHistogram().GetSampleCount())
+}
+
+// TestEveryRouteIsCountedFromZero: before any request, each route has its
+// http_requests_total series at 0 for every status class, so that the first
+// error of a route is an increase that rate() can see. Unmatched requests
+// and odd methods create no series until they happen.
+func TestEveryRouteIsCountedFromZero(t *testing.T) {
+	rec := telemetrytest.New(t, "test-service")
+	testRouter(rec)
+
+	routes := []string{"/ok", "/silent", "/items/{id}", "/bad", "/fail", "/healthz", "/metrics"}
+	f := rec.Family(t, "http_requests_total")
+	require.NotNil(t, f, "http_requests_total has no series before the first request")
+	assert.Len(t, f.GetMetric(), len(routes)*3, "one series per route and status class")
+	for _, route := range routes {
+		for _, class := range []string{"2xx", "4xx", "5xx"} {
+			m := rec.Metric(t, "http_requests_total", map[string]string{"handler": route, "method": "GET", "status": class})
+			if assert.NotNil(t, m, "http_requests_total{handler=%q,method=\"GET\",status=%q}", route, class) {
+				assert.Zero(t, m.GetCounter().GetValue())
+			}
+		}
+	}
+	assert.NotContains(t, rec.LabelValues(t, "http_requests_total", "handler"), telemetry.UnmatchedRoute)
 }
 
 func TestTraceRequestsNamesSpansAfterTheRoute(t *testing.T) {

@@ -52,6 +52,9 @@ func (h traceHandler) Handle(ctx context.Context, r slog.Record) error {
 	return h.Handler.Handle(ctx, r)
 }
 
+// WithAttrs and WithGroup wrap what they derive: logger.With goes through
+// them, and the embedded handler's own methods would return a handler
+// without traceHandler, and so without trace ids.
 func (h traceHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
 	return traceHandler{h.Handler.WithAttrs(attrs)}
 }
