@@ -358,7 +358,7 @@ func prometheusBinaries(t *testing.T, p prombuild.Platform) prombuild.Binaries {
 	b, err := prombuild.Ensure(ctx, p, testWriter{t})
 	if err != nil {
 		t.Fatalf("the real Prometheus %s for %s is not built: %v\n"+
-			"The first build takes minutes: run `make stack-prometheus` once (or go test -timeout 30m).", prombuild.Release, p, err)
+			"The first build takes minutes: run `make stack-prom` once (or go test -timeout 30m).", prombuild.Release, p, err)
 	}
 	return b
 }
@@ -568,7 +568,7 @@ func composeStage(ctx context.Context, t *testing.T, compose []string, root stri
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		if t.Failed() {
-			out, _ := run(ctx, root, env, composeArgs("logs", "--no-color")...)
+			out, _ := run(ctx, root, env, composeArgs("logs", "--no-color", "--tail=30")...)
 			t.Logf("stage %d compose logs:\n%s", n, out)
 		}
 		if out, err := run(ctx, root, env, composeArgs("down", "-v", "--rmi", "local", "--remove-orphans")...); err != nil {
@@ -669,7 +669,7 @@ func composePrometheus(ctx context.Context, t *testing.T, compose []string, root
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		if t.Failed() {
-			out, _ := run(ctx, root, env, args("logs", "--no-color", "prometheus")...)
+			out, _ := run(ctx, root, env, args("logs", "--no-color", "--tail=50", "prometheus")...)
 			t.Logf("prometheus logs:\n%s", out)
 		}
 		if out, err := run(ctx, root, env, args("down", "-v", "--remove-orphans")...); err != nil {

@@ -11,7 +11,7 @@ GO_TEST_FLAGS ?= -race -count=1
 STACK_FILE ?= stack/compose.yaml
 STACK_COMPOSE = $(COMPOSE) -f $(STACK_FILE)
 
-.PHONY: stack stack-down stack-pull stack-check stack-network stage1-docker stage2-docker stage3-docker stage4-docker
+.PHONY: stack stack-down stack-pull stack-check stack-prom stack-network stage1-docker stage2-docker stage3-docker stage4-docker
 
 # Both the stack and the stages join this network as an external one, so
 # either can start first.
@@ -51,5 +51,8 @@ stage1-docker stage2-docker stage3-docker stage4-docker: stack-network ## run st
 	go run ./stack/cmd/stagebuild -stage $(@:stage%-docker=%) -dir $(DOCKER_TREE)/$(@:-docker=)
 	$(COMPOSE) -f $(DOCKER_TREE)/$(@:-docker=)/compose.yaml up --build
 
-stack-check: ## test the stack: dashboards against real metrics, datasources, compose files, stage 4 in Docker
-	cd stack && go test $(GO_TEST_FLAGS) ./...
+stack-check: ## test the stack: a real Prometheus runs every dashboard query against the stages in Docker; configs, correlation links
+	cd stack && go test $(GO_TEST_FLAGS) -timeout 30m ./...
+
+stack-prom: ## build the real Prometheus 3.5.0 the stack's tests run, into the user cache (once per machine: minutes)
+	go run ./stack/cmd/prombuild
