@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
 	"sync"
@@ -66,6 +67,9 @@ func sharedStage(t *testing.T, n int) *runningStage {
 		}
 		if run.err == nil {
 			run.err = steadyTraffic(run.stage.urls, n, 0)
+		}
+		if run.err == nil {
+			run.stage.waitExported(10 * time.Second)
 		}
 		if run.err != nil && run.stage != nil {
 			run.err = fmt.Errorf("%w\n%s", run.err, run.stage.output())
@@ -163,6 +167,31 @@ func launchStage(n int) (s *runningStage, err error) {
 		}
 	}
 	return s, nil
+}
+
+var loggedTraceRe = regexp.MustCompile(`"trace_id":"([0-9a-f]{32})"`)
+
+// waitExported waits until the spans of every trace the services logged
+// reached the sink (the SDK exports in batches, in the background), at
+// most within: the tests then say what is missing.
+func (s *runningStage) waitExported(within time.Duration) {
+	deadline := time.Now().Add(within)
+	for time.Now().Before(deadline) {
+		got := map[string]bool{}
+		for _, sp := range s.sink.received() {
+			got[sp.traceID] = true
+		}
+		missing := false
+		for _, out := range s.logs {
+			for _, m := range loggedTraceRe.FindAllStringSubmatch(out.String(), -1) {
+				missing = missing || !got[m[1]]
+			}
+		}
+		if !missing {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // output is every service's output, for a failure message.

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"syscall"
 
 	"github.com/go-o11y-workshop/kit/stack/internal/prombuild"
 	"github.com/go-o11y-workshop/kit/stack/internal/stagebuild"
@@ -24,7 +25,7 @@ import (
 func main() {
 	hostOnly := flag.Bool("host-only", false, "build for this machine only, not for the Docker engine")
 	flag.Parse()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	platforms := []prombuild.Platform{prombuild.Host()}
 	if !*hostOnly {
