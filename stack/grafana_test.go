@@ -2,8 +2,11 @@ package stack
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -98,9 +101,42 @@ func TestDashboardsLoadStrictly(t *testing.T) {
 	}
 }
 
-// TestServiceGraphPerStage: each dashboard's service map asks Tempo's
-// service graph for its own stage only, by a label that tempo.yaml makes a
-// service-graph dimension (all stages can run side by side).
+// serviceMapProblems: a dashboard's service map asks Tempo's service graph
+// for its own stage only, by a label tempo.yaml makes a service-graph
+// dimension (several stages run side by side; the graph would mix them).
+func serviceMapProblems(d dashboard, graphLabels []string) []string {
+	var problems []string
+	maps := 0
+	walkTargets(d.json, func(target map[string]any) {
+		if target["queryType"] != "serviceMap" {
+			return
+		}
+		maps++
+		q, _ := target["serviceMapQuery"].(string)
+		labels := map[string]string{}
+		if q != "" {
+			expr, err := promql.ParseExpr("traces_service_graph_request_total" + q)
+			if err != nil {
+				problems = append(problems, fmt.Sprintf("%s: serviceMapQuery %q: %v", d.file, q, err))
+				return
+			}
+			parserInspectMatchers(expr, labels)
+		}
+		if labels["workshop_stage"] != strconv.Itoa(d.stage) {
+			problems = append(problems, fmt.Sprintf("%s: the service map shows every stage's edges: serviceMapQuery %q must select workshop_stage=\"%d\"", d.file, q, d.stage))
+		}
+		for name := range labels {
+			if !slices.Contains(graphLabels, name) {
+				problems = append(problems, fmt.Sprintf("%s: serviceMapQuery filters on %s, which is no service-graph dimension of tempo.yaml %v", d.file, name, graphLabels))
+			}
+		}
+	})
+	if d.stage >= 2 && maps != 1 {
+		problems = append(problems, fmt.Sprintf("%s: %d service maps, want 1", d.file, maps))
+	}
+	return problems
+}
+
 func TestServiceGraphPerStage(t *testing.T) {
 	var cfg struct {
 		MetricsGenerator struct {
@@ -117,38 +153,27 @@ func TestServiceGraphPerStage(t *testing.T) {
 		graphLabels = append(graphLabels, strings.NewReplacer(".", "_", "-", "_").Replace(d))
 	}
 	for _, d := range loadDashboards(t) {
-		maps := 0
-		walkTargets(d.json, func(target map[string]any) {
-			if target["queryType"] != "serviceMap" {
-				return
-			}
-			maps++
-			q, _ := target["serviceMapQuery"].(string)
-			labels := promSelectorLabels(t, q)
-			stage := labels["workshop_stage"]
-			assert.Equal(t, strings.TrimPrefix(filepath.Base(d.file), "stage")[:1], stage,
-				"%s: the service map must filter on its stage: serviceMapQuery %q", d.file, q)
-			for name := range labels {
-				assert.Contains(t, graphLabels, name, "%s: serviceMapQuery filters on %s, which is no service-graph dimension of tempo.yaml", d.file, name)
-			}
-		})
-		if d.stage >= 2 {
-			assert.Equal(t, 1, maps, "%s: one service map", d.file)
-		}
+		assert.Empty(t, serviceMapProblems(d, graphLabels))
 	}
-}
 
-// promSelectorLabels reads the label matchers of a selector like {a="1"}.
-func promSelectorLabels(t *testing.T, selector string) map[string]string {
-	t.Helper()
-	out := map[string]string{}
-	if selector == "" {
-		return out
+	// Mistakes it must catch, on stage 4's dashboard.
+	for name, tt := range map[string]struct {
+		query, problem string
+		labels         []string
+	}{
+		"no filter":               {"", "shows every stage's edges", graphLabels},
+		"another stage":           {`{workshop_stage="3"}`, "shows every stage's edges", graphLabels},
+		"a label Tempo never set": {`{workshop_stage="4", stage="4"}`, "filters on stage", graphLabels},
+		"no dimension in Tempo":   {`{workshop_stage="4"}`, "no service-graph dimension", nil},
+	} {
+		t.Run(name, func(t *testing.T) {
+			d := dashboard{file: "stage4.json", stage: 4, json: map[string]any{"panels": []any{map[string]any{
+				"targets": []any{map[string]any{"queryType": "serviceMap", "serviceMapQuery": tt.query}}}}}}
+			problems := serviceMapProblems(d, tt.labels)
+			require.NotEmpty(t, problems, "this mistake went unnoticed")
+			assert.Contains(t, strings.Join(problems, "\n"), tt.problem)
+		})
 	}
-	expr, err := promql.ParseExpr("traces_service_graph_request_total" + selector)
-	require.NoError(t, err, selector)
-	parserInspectMatchers(expr, out)
-	return out
 }
 
 // walkTargets calls f for every target of every panel, rows included.
