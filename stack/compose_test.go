@@ -4,11 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -204,117 +200,6 @@ func TestComposeConfigValid(t *testing.T) {
 			assert.NoError(t, err)
 		})
 	}
-}
-
-// TestStageComposeRuns builds each stage's images the way `make stageN-docker`
-// does (binaries and probe on the host, FROM scratch, nothing pulled), runs
-// them on a network of their own with every port moved to a free one, waits
-// until the probe says they are healthy and rolls a die through the stage's
-// entry point. Everything is removed afterwards, on failure too.
-func TestStageComposeRuns(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs containers")
-	}
-	t.Parallel()
-	compose := requireCompose(t)
-	requireEngine(t)
-	root := repoRoot(t)
-	for n := range stagePorts {
-		t.Run("stage"+strconv.Itoa(n), func(t *testing.T) {
-			t.Parallel()
-			composeRuns(t, compose, root, n)
-		})
-	}
-}
-
-func composeRuns(t *testing.T, compose []string, root string, n int) {
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-
-	// The build context: a copy of the stage's Dockerfile with the binaries
-	// in bin/, in a folder of the test's own (stages/stageN/bin is make's).
-	buildCtx := t.TempDir()
-	began := time.Now()
-	require.NoError(t, stagebuild.Build(ctx, root, n, filepath.Join(buildCtx, "bin"),
-		stagebuild.Options{GOARCH: stagebuild.EngineArch(ctx), Probe: true}))
-	dockerfile, err := os.ReadFile(filepath.Join(stagebuild.StageDir(root, n), "Dockerfile"))
-	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(filepath.Join(buildCtx, "Dockerfile"), dockerfile, 0o644))
-	t.Logf("binaries built: %s", time.Since(began).Round(time.Millisecond))
-
-	id := randomID(t)
-	project, network := "o11ytest"+id, "o11y-test-"+id
-	_, err = run(ctx, root, nil, "docker", "network", "create", network)
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if _, err := run(ctx, root, nil, "docker", "network", "rm", network); err != nil {
-			t.Errorf("removing the test network: %v", err)
-		}
-	})
-
-	ports := map[string]int{}
-	env := []string{"O11Y_NETWORK=" + network, fmt.Sprintf("STAGE%d_BUILD_CONTEXT=%s", n, buildCtx)}
-	for name := range stagePorts[n] {
-		ports[name] = freePort(t)
-		env = append(env, fmt.Sprintf("STAGE%d_%s_PORT=%d", n, strings.ToUpper(strings.ReplaceAll(name, "-", "_")), ports[name]))
-	}
-	composeArgs := func(args ...string) []string {
-		return append(append(append([]string{}, compose...), "-p", project, "-f", stageCompose(root, n)), args...)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		if t.Failed() {
-			out, _ := run(ctx, root, env, composeArgs("logs", "--no-color")...)
-			t.Logf("compose logs:\n%s", out)
-		}
-		began := time.Now()
-		if out, err := run(ctx, root, env, composeArgs("down", "-v", "--rmi", "local", "--remove-orphans")...); err != nil {
-			t.Errorf("compose down: %v\n%s", err, out)
-		}
-		t.Logf("compose down: %s", time.Since(began).Round(time.Millisecond))
-	})
-
-	start := time.Now()
-	_, err = run(ctx, root, env, composeArgs("up", "-d", "--build")...)
-	require.NoError(t, err)
-	t.Logf("compose up: %s", time.Since(start).Round(time.Millisecond))
-
-	out, err := run(ctx, root, env, composeArgs("ps", "-q")...)
-	require.NoError(t, err)
-	containers := strings.Fields(out)
-	require.Len(t, containers, len(stagePorts[n]), "compose ps: %s", out)
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		args := append([]string{"docker", "inspect", "--format", "{{.Name}} {{.State.Health.Status}}"}, containers...)
-		out, err := run(ctx, root, nil, args...)
-		require.NoError(t, err)
-		if strings.Count(out, " healthy") == len(containers) {
-			break
-		}
-		require.True(t, time.Now().Before(deadline), "not healthy within 60 s:\n%s", out)
-		time.Sleep(500 * time.Millisecond)
-	}
-	t.Logf("healthy: %s", time.Since(start).Round(time.Millisecond))
-
-	entry := "frontend"
-	if n == 1 {
-		entry = "dice-roller" // stage 1 has no frontend
-	}
-	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/roll?die=fair", ports[entry]))
-	require.NoError(t, err)
-	body, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	require.NoError(t, err)
-	require.Equal(t, http.StatusOK, resp.StatusCode, "%s", body)
-	var roll struct {
-		Roll *int `json:"roll"`
-	}
-	require.NoError(t, json.Unmarshal(body, &roll), "%s", body)
-	require.NotNil(t, roll.Roll, "%s", body)
-	assert.True(t, *roll.Roll >= 1 && *roll.Roll <= 6, "%s", body)
 }
 
 func randomID(t *testing.T) string {

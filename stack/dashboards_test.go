@@ -231,9 +231,7 @@ func TestDashboardsQueryExportedMetrics(t *testing.T) {
 			require.NotEmpty(t, queries, "%s has no PromQL", d.file)
 			targets := scrapeTargets(t, d.stage)
 
-			stage := startStage(t, d.stage)
-			stage.traffic(t)
-			scraped := stage.scrapeAll(t)
+			scraped := sharedStage(t, d.stage).scrapeAll(t)
 			for svc := range scraped {
 				assert.True(t, targets.services[svc], "prometheus.yml's job stage%d has no target with service=%q", d.stage, svc)
 			}
@@ -376,8 +374,7 @@ func TestExemplarsInOpenMetrics(t *testing.T) {
 	assert.True(t, strings.HasPrefix(cfg.Global.ScrapeProtocols[0], "OpenMetricsText"),
 		"prometheus.yml must ask for OpenMetrics first, where exemplars travel: %v", cfg.Global.ScrapeProtocols)
 
-	stage := startStage(t, 4)
-	stage.traffic(t)
+	stage := sharedStage(t, 4)
 	for _, svc := range sortedKeys(stage.urls) {
 		text := openMetrics(t, stage.urls[svc])
 		assert.NotEmpty(t, exemplarLines(text, "http_request_duration_seconds_bucket"),

@@ -3,6 +3,7 @@ package stack
 import (
 	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -181,4 +182,73 @@ func TestDashboardProvisioning(t *testing.T) {
 	readYAML(t, "compose.yaml", &c)
 	home := c.Services["grafana"].Environment["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"]
 	assert.Equal(t, prov.Providers[0].Options.Path+"/stage4.json", home)
+}
+
+// unprovisionedUIDs lists every "datasourceUid" (correlation settings, data
+// links, derived fields: any depth) and every {"datasource": {"uid"}} in v
+// that names no provisioned datasource.
+func unprovisionedUIDs(dss map[string]provisionedDatasource, v any) []string {
+	var problems []string
+	check := func(where, uid string) {
+		if uid == "" || uid[0] == '-' || strings.HasPrefix(uid, "$") { // "-- Grafana --", "${ds}"
+			return
+		}
+		if _, ok := dss[uid]; !ok {
+			problems = append(problems, fmt.Sprintf("%s uses datasource uid %q, which is not provisioned", where, uid))
+		}
+	}
+	var walk func(where string, v any)
+	walk = func(where string, v any) {
+		switch x := v.(type) {
+		case map[string]any:
+			if title, ok := x["title"].(string); ok {
+				where = fmt.Sprintf("%q", title)
+			}
+			for k, child := range x {
+				switch k {
+				case "datasourceUid":
+					s, _ := child.(string)
+					check(where+"."+k, s)
+				case "datasource":
+					if s, ok := child.(string); ok {
+						check(where, s)
+					} else {
+						_, uid := dsRef(child)
+						check(where, uid)
+					}
+				default:
+					walk(where, child)
+				}
+			}
+		case []any:
+			for _, child := range x {
+				walk(where, child)
+			}
+		}
+	}
+	walk("", v)
+	return problems
+}
+
+// TestEveryUsedUIDIsProvisioned: datasources' settings and dashboards
+// (panels, targets, data links) name provisioned uids only; a mistaken uid
+// in each place is caught.
+func TestEveryUsedUIDIsProvisioned(t *testing.T) {
+	dss := loadDatasources(t)
+	for _, ds := range dss {
+		assert.Empty(t, unprovisionedUIDs(dss, ds.JSONData), ds.Name)
+	}
+	for _, d := range loadDashboards(t) {
+		assert.Empty(t, unprovisionedUIDs(dss, d.json), d.file)
+	}
+	for name, v := range map[string]any{
+		"a derived field to a missing Tempo": map[string]any{"derivedFields": []any{map[string]any{"name": "trace_id", "datasourceUid": "tempo2"}}},
+		"a data link to a missing datasource": map[string]any{"panels": []any{map[string]any{"title": "p", "fieldConfig": map[string]any{"defaults": map[string]any{
+			"links": []any{map[string]any{"internal": map[string]any{"datasourceUid": "nope"}}}}}}}},
+		"a panel on a missing datasource":  map[string]any{"panels": []any{map[string]any{"title": "p", "datasource": map[string]any{"type": "prometheus", "uid": "prom"}}}},
+		"a legacy datasource name":         map[string]any{"panels": []any{map[string]any{"title": "p", "datasource": "Prometheus"}}},
+		"a target on a missing datasource": map[string]any{"targets": []any{map[string]any{"datasource": map[string]any{"uid": "mimir"}}}},
+	} {
+		assert.NotEmpty(t, unprovisionedUIDs(dss, v), "went unnoticed: %s", name)
+	}
 }

@@ -3,14 +3,10 @@ package stack
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -46,10 +42,19 @@ func readYAML(t *testing.T, path string, v any) {
 
 func freePort(t *testing.T) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := freeTCPPort()
 	require.NoError(t, err)
+	return port
+}
+
+// freeTCPPort is a loopback port nothing listens on right now.
+func freeTCPPort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
 	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
 // inCI is true when a missing tool must fail a test instead of skipping it.
@@ -127,77 +132,4 @@ func (l *lockedBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
-}
-
-// runningStage is a stage's services running here as processes.
-type runningStage struct {
-	n    int
-	urls map[string]string // service → base URL
-}
-
-// startStage builds stage n's services on the host and runs them on free
-// ports, wired to each other, with no roll delay. Traces go to a port where
-// nothing listens (the SDK stays on, so histograms carry exemplars); the
-// processes are killed at the end of the test.
-func startStage(t *testing.T, n int) *runningStage {
-	t.Helper()
-	root := repoRoot(t)
-	bin := t.TempDir()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
-	require.NoError(t, stagebuild.Build(ctx, root, n, bin, stagebuild.Options{GOOS: runtime.GOOS, GOARCH: runtime.GOARCH}))
-	services, err := stagebuild.Services(root, n)
-	require.NoError(t, err)
-
-	s := &runningStage{n: n, urls: map[string]string{}}
-	ports := map[string]int{}
-	for _, svc := range services {
-		ports[svc] = freePort(t)
-		s.urls[svc] = fmt.Sprintf("http://127.0.0.1:%d", ports[svc])
-	}
-	env := []string{
-		"ROLL_MAX_DELAY=0",
-		fmt.Sprintf("OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:%d", freePort(t)),
-	}
-	if u, ok := s.urls["dice-roller"]; ok {
-		env = append(env, "DICE_ROLLER_URL="+u)
-	}
-	if u, ok := s.urls["die-service"]; ok {
-		env = append(env, "DIE_SERVICE_URL="+u)
-	}
-	for _, svc := range services { // die-service first: the others look dice up at startup
-		cmd := exec.Command(filepath.Join(bin, svc))
-		cmd.Env = append(append(os.Environ(), env...), fmt.Sprintf("PORT=%d", ports[svc]))
-		out := &lockedBuffer{}
-		cmd.Stdout, cmd.Stderr = out, out
-		require.NoError(t, cmd.Start(), svc)
-		t.Cleanup(func() {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-			if t.Failed() {
-				t.Logf("stage %d %s output:\n%s", n, svc, out.String())
-			}
-		})
-		waitHealthy(t, s.urls[svc]+"/healthz", 15*time.Second)
-	}
-	return s
-}
-
-func waitHealthy(t *testing.T, url string, within time.Duration) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	var last error
-	for time.Now().Before(deadline) {
-		resp, err := http.Get(url)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-			err = errors.New(resp.Status)
-		}
-		last = err
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("%s not healthy within %s: %v", url, within, last)
 }

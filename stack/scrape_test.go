@@ -99,55 +99,6 @@ func exemplarLines(text, metric string) []string {
 	return out
 }
 
-// get calls url and returns the status code.
-func get(t *testing.T, url string) int {
-	t.Helper()
-	resp, err := http.Get(url)
-	require.NoError(t, err, url)
-	_, _ = io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	return resp.StatusCode
-}
-
-// traffic sends what a dashboard shows: fair and risky rolls until a risky
-// one fails, bad input, the die lookups and for stage 4 async batches.
-func (s *runningStage) traffic(t *testing.T) {
-	t.Helper()
-	entry := s.urls["dice-roller"]
-	if u, ok := s.urls["frontend"]; ok {
-		entry = u // through the frontend, so every service sees the request
-		get(t, u+"/")
-	}
-	for range 3 {
-		require.Equal(t, http.StatusOK, get(t, entry+"/roll?die=fair"))
-	}
-	failed := false
-	for i := 0; i < 300 && !failed; i++ {
-		code := get(t, entry+"/roll?die=risky")
-		failed = code >= 500
-	}
-	require.True(t, failed, "300 risky rolls and not one failed (error rate 10%%)")
-	require.Equal(t, http.StatusBadRequest, get(t, entry+"/roll?die=nope"))
-	require.Equal(t, http.StatusOK, get(t, s.urls["dice-roller"]+"/roll?die=fair"))
-	get(t, s.urls["dice-roller"]+"/no-such-route")
-	if u, ok := s.urls["die-service"]; ok {
-		require.Equal(t, http.StatusOK, get(t, u+"/dice"))
-		require.Equal(t, http.StatusOK, get(t, u+"/dice?identifier=fair"))
-		require.Equal(t, http.StatusNotFound, get(t, u+"/dice?identifier=nope"))
-	}
-	if s.n >= 4 {
-		for _, base := range []string{entry, s.urls["dice-roller"]} {
-			require.Equal(t, http.StatusOK, get(t, base+"/roll-async?die=fair&times=3"))
-			require.Equal(t, http.StatusBadRequest, get(t, base+"/roll-async?die=fair&times=99"))
-		}
-		failed := false
-		for i := 0; i < 100 && !failed; i++ {
-			failed = get(t, entry+"/roll-async?die=risky&times=5") >= 500
-		}
-		require.True(t, failed, "100 risky batches of 5 and not one failed")
-	}
-}
-
 // scrapeAll reads every service's /metrics after traffic.
 func (s *runningStage) scrapeAll(t *testing.T) map[string]exported {
 	t.Helper()

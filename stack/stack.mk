@@ -8,16 +8,31 @@ COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compos
 O11Y_NETWORK ?= o11y-workshop
 export O11Y_NETWORK
 GO_TEST_FLAGS ?= -race -count=1
-STACK_COMPOSE = $(COMPOSE) -f stack/compose.yaml
+STACK_FILE ?= stack/compose.yaml
+STACK_COMPOSE = $(COMPOSE) -f $(STACK_FILE)
 
-.PHONY: stack stack-down stack-pull stack-check stack-network stage1-docker stage2-docker stage3-docker stage4-docker
+.PHONY: stack stack-down stack-pull stack-check stack-prom stack-network stage1-docker stage2-docker stage3-docker stage4-docker
 
 # Both the stack and the stages join this network as an external one, so
 # either can start first.
+ENSURE_NETWORK = docker network inspect $(O11Y_NETWORK) >/dev/null 2>&1 || docker network create $(O11Y_NETWORK) >/dev/null
 stack-network:
-	@docker network inspect $(O11Y_NETWORK) >/dev/null 2>&1 || docker network create $(O11Y_NETWORK) >/dev/null
+	@$(ENSURE_NETWORK)
 
-stack: stack-network ## start the Docker stack: Grafana :3000, Prometheus :9090, Alloy OTLP :4318 (stack/README.md)
+# The pinned images of the stack that this machine does not have. `docker
+# compose config --images` is not in docker-compose v1, so they are read from
+# the resolved file. Expanded only when `make stack` runs.
+STACK_MISSING_IMAGES = $(shell for i in $$($(STACK_COMPOSE) config 2>/dev/null | sed -n 's/^ *image: *//p' | tr -d "\"'" | sort -u); do \
+	docker image inspect "$$i" >/dev/null 2>&1 || echo "$$i"; done)
+DOCKER_ANSWERS = $(shell docker info --format '{{.ServerVersion}}' >/dev/null 2>&1 && echo yes)
+
+# Without the images, `up` would create the volumes, then fail on a pull with
+# a registry error. make expands the whole recipe before running it, so these
+# checks stop it before anything is created.
+stack: ## start the Docker stack: Grafana :3000, Prometheus :9090, Alloy OTLP :4318 (stack/README.md)
+	$(if $(DOCKER_ANSWERS),,$(error make stack: no Docker engine answers: start Docker (or set DOCKER_HOST) and try again))
+	$(if $(STACK_MISSING_IMAGES),$(error make stack: $(words $(STACK_MISSING_IMAGES)) pinned image(s) not on this machine ($(STACK_MISSING_IMAGES)): run `make stack-pull` first, on good wifi (over a gigabyte)))
+	@$(ENSURE_NETWORK)
 	$(STACK_COMPOSE) up -d
 	@echo "Grafana    http://localhost:$${GRAFANA_PORT:-3000}  (dashboards: Go observability workshop)"
 	@echo "Prometheus http://localhost:$${PROMETHEUS_PORT:-9090}"
@@ -36,5 +51,8 @@ stage1-docker stage2-docker stage3-docker stage4-docker: stack-network ## run st
 	go run ./stack/cmd/stagebuild -stage $(@:stage%-docker=%) -dir $(DOCKER_TREE)/$(@:-docker=)
 	$(COMPOSE) -f $(DOCKER_TREE)/$(@:-docker=)/compose.yaml up --build
 
-stack-check: ## test the stack: dashboards against real metrics, datasources, compose files, stage 4 in Docker
-	cd stack && go test $(GO_TEST_FLAGS) ./...
+stack-check: ## test the stack: a real Prometheus runs every dashboard query against the stages in Docker; configs, correlation links
+	cd stack && go test $(GO_TEST_FLAGS) -timeout 30m ./...
+
+stack-prom: ## build the real Prometheus 3.5.0 the stack's tests run, into the user cache (once per machine: minutes)
+	go run ./stack/cmd/prombuild
