@@ -154,7 +154,9 @@ func buildBoard(learners []entry, now time.Time, sortBy, step string, exercises 
 			row.Stuck = true
 			row.OnStep = now.Sub(l.StepSince)
 			row.order = append([]int{l.Stage}, stepNumbers(l.Step)...)
-			current[strconv.Itoa(l.Stage)+"/"+l.Step]++
+			if now.Sub(newest.Received) <= recentWindow { // the room is who is working now
+				current[strconv.Itoa(l.Stage)+"/"+l.Step]++
+			}
 		}
 		// The most common failure now: each learner's first failing check
 		// in their newest result, if it came recently.

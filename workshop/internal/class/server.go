@@ -603,9 +603,9 @@ func parsePages() map[string]*template.Template {
 	pages := map[string]*template.Template{}
 	for _, name := range []string{"board", "report", "join", "admin", "notfound"} {
 		pages[name] = template.Must(template.New(name).Funcs(funcs).
-			ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html"))
+			ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html", "templates/table.html"))
 	}
-	pages["fragment"] = template.Must(template.New("fragment").Funcs(funcs).ParseFS(templateFS, "templates/board.html"))
+	pages["fragment"] = template.Must(template.New("fragment").Funcs(funcs).ParseFS(templateFS, "templates/table.html"))
 	return pages
 }
 
