@@ -116,22 +116,25 @@ func (s *Server) adminRemove(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := r.PathValue("id")
+	s.dbMu.Lock() // no write of this learner is under way, nor starts
+	defer s.dbMu.Unlock()
 	s.mu.Lock()
 	m, ok := s.learners[id]
+	if ok {
+		delete(s.learners, id)
+		delete(s.byToken, m.TokenHash)
+		delete(s.dirty, id)
+		s.notifyLocked()
+	}
+	s.mu.Unlock()
 	if !ok {
-		s.mu.Unlock()
 		writeError(w, http.StatusNotFound, "no learner "+id+" in this class")
 		return
 	}
 	if err := s.db.remove(id); err != nil {
-		s.mu.Unlock()
 		writeError(w, http.StatusInternalServerError, "saving the class: "+err.Error())
 		return
 	}
-	delete(s.learners, id)
-	delete(s.byToken, m.TokenHash)
-	s.notifyLocked()
-	s.mu.Unlock()
 	s.answered(w, r, map[string]string{"removed": id})
 }
 
@@ -143,17 +146,19 @@ func (s *Server) adminReset(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "type reset in the box to confirm: every row and result goes")
 		return
 	}
+	s.dbMu.Lock()
+	defer s.dbMu.Unlock()
 	s.mu.Lock()
-	if err := s.db.reset(); err != nil {
-		s.mu.Unlock()
-		writeError(w, http.StatusInternalServerError, "resetting the class: "+err.Error())
-		return
-	}
 	n := len(s.learners)
 	clear(s.learners)
 	clear(s.byToken)
+	clear(s.dirty)
 	s.notifyLocked()
 	s.mu.Unlock()
+	if err := s.db.reset(); err != nil {
+		writeError(w, http.StatusInternalServerError, "resetting the class: "+err.Error())
+		return
+	}
 	s.answered(w, r, map[string]int{"removed": n})
 }
 

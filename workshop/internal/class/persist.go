@@ -134,25 +134,27 @@ func (d *db) load() (learners []Learner, results map[string]map[int]Stored, err 
 	return learners, results, err
 }
 
-// put writes a learner and, when r is not nil, their result. Concurrent
-// posts share one transaction (and one fsync).
-func (d *db) put(l Learner, r *Stored) error {
-	lb, err := json.Marshal(l)
-	if err != nil {
-		return err
-	}
-	var rb []byte
-	if r != nil {
-		if rb, err = json.Marshal(r); err != nil {
-			return err
-		}
-	}
-	return d.bolt.Batch(func(tx *bolt.Tx) error {
-		if err := tx.Bucket(bucketLearners).Put([]byte(l.ID), lb); err != nil {
-			return err
-		}
-		if r != nil {
-			return tx.Bucket(bucketResults).Put(resultKey(l.ID, r.Result.Stage), rb)
+// write puts learners and their results (by learner id) in one
+// transaction.
+func (d *db) write(learners []Learner, results map[string][]Stored) error {
+	return d.bolt.Update(func(tx *bolt.Tx) error {
+		for _, l := range learners {
+			b, err := json.Marshal(l)
+			if err != nil {
+				return err
+			}
+			if err := tx.Bucket(bucketLearners).Put([]byte(l.ID), b); err != nil {
+				return err
+			}
+			for _, r := range results[l.ID] {
+				b, err := json.Marshal(r)
+				if err != nil {
+					return err
+				}
+				if err := tx.Bucket(bucketResults).Put(resultKey(l.ID, r.Result.Stage), b); err != nil {
+					return err
+				}
+			}
 		}
 		return nil
 	})

@@ -136,7 +136,19 @@ type Server struct {
 	watchers  atomic.Int32
 	done      chan struct{} // closed by Close: ends the live streams
 	closeOnce sync.Once
+	stopOnce  sync.Once
+
+	// Changes reach the state file a moment later, in one transaction for
+	// all of them: a room posting at once never waits on the disk.
+	dbMu        sync.Mutex                 // orders the writes (taken before mu)
+	dirty       map[string]map[int]bool    // learner id → stages whose result changed; under mu
+	stopPersist chan struct{}
+	persisted   chan struct{}
 }
+
+// persistEvery is how often changes are written to the state file; a
+// crash loses at most this much, a clean stop nothing.
+const persistEvery = 250 * time.Millisecond
 
 // member is a learner with what the server holds for them.
 type member struct {
@@ -146,7 +158,19 @@ type member struct {
 	otlpBytes *rate.Limiter
 	telemetry *otlp.Store
 	receiver  *otlp.Receiver
-	viewer    http.Handler
+	// The viewer of the learner's telemetry is made when first opened:
+	// most learners' never is, and parsing its pages takes a moment.
+	viewerOnce sync.Once
+	viewer     http.Handler
+}
+
+func (m *member) telemetryViewer() http.Handler {
+	m.viewerOnce.Do(func() {
+		base := "/learners/" + m.ID + "/telemetry"
+		m.viewer = http.StripPrefix(base, viewer.New(m.telemetry, viewer.Options{
+			Title: m.Name, BasePath: base, Back: &viewer.Link{Label: "the class board", URL: "/"}}))
+	})
+	return m.viewer
 }
 
 // New opens (or creates) the class in opts.DataDir.
@@ -158,7 +182,8 @@ func New(opts Options) (*Server, error) {
 		opts.Now = time.Now
 	}
 	s := &Server{opts: opts, limits: opts.Limits.withDefaults(), learners: map[string]*member{},
-		byToken: map[string]*member{}, changed: make(chan struct{}), done: make(chan struct{})}
+		byToken: map[string]*member{}, changed: make(chan struct{}), done: make(chan struct{}),
+		dirty: map[string]map[int]bool{}, stopPersist: make(chan struct{}), persisted: make(chan struct{})}
 	s.joinFails = newAddrLimiter(rate.Every(time.Minute/time.Duration(s.limits.JoinFailures)), s.limits.JoinFailures)
 	if opts.Admin != "" {
 		h := sha256.Sum256([]byte(opts.Admin))
@@ -177,7 +202,75 @@ func New(opts Options) (*Server, error) {
 	}
 	s.pages = parsePages()
 	s.mux = s.routes()
+	go s.persister()
 	return s, nil
+}
+
+func (s *Server) persister() {
+	defer close(s.persisted)
+	tick := time.NewTicker(persistEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-tick.C:
+			s.flush()
+		case <-s.stopPersist:
+			s.flush()
+			return
+		}
+	}
+}
+
+// markLocked notes that a learner (and their result of stage, if > 0)
+// must be written. The caller holds mu.
+func (s *Server) markLocked(id string, stage int) {
+	st := s.dirty[id]
+	if st == nil {
+		st = map[int]bool{}
+		s.dirty[id] = st
+	}
+	if stage > 0 {
+		st[stage] = true
+	}
+}
+
+// flush writes what changed since the last flush.
+func (s *Server) flush() {
+	s.dbMu.Lock()
+	defer s.dbMu.Unlock()
+	s.mu.Lock()
+	if len(s.dirty) == 0 {
+		s.mu.Unlock()
+		return
+	}
+	dirty := s.dirty
+	s.dirty = map[string]map[int]bool{}
+	var learners []Learner
+	results := map[string][]Stored{}
+	for id, stages := range dirty {
+		m, ok := s.learners[id]
+		if !ok {
+			continue
+		}
+		learners = append(learners, m.Learner)
+		for n := range stages {
+			results[id] = append(results[id], m.results[n])
+		}
+	}
+	s.mu.Unlock()
+	if err := s.db.write(learners, results); err != nil {
+		slog.Error("class: saving the class's state; trying again", "error", err)
+		s.mu.Lock()
+		for id, stages := range dirty {
+			if _, ok := s.learners[id]; ok {
+				for n := range stages {
+					s.markLocked(id, n)
+				}
+				s.markLocked(id, 0)
+			}
+		}
+		s.mu.Unlock()
+	}
 }
 
 func (s *Server) loadState() error {
@@ -230,9 +323,6 @@ func (s *Server) newMember(l Learner) *member {
 	m.receiver.MaxBodyBytes = s.limits.MaxOTLPBody
 	// The row's name is the learner attribute, whatever the sender said.
 	m.receiver.OnExport = func(req proto.Message) { SetLearner(req, l.Name) }
-	base := "/learners/" + l.ID + "/telemetry"
-	m.viewer = http.StripPrefix(base, viewer.New(m.telemetry, viewer.Options{
-		Title: l.Name, BasePath: base, Back: &viewer.Link{Label: "the class board", URL: "/"}}))
 	return m
 }
 
@@ -281,10 +371,17 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 
 func (s *Server) endStreams() { s.closeOnce.Do(func() { close(s.done) }) }
 
-// Close ends the live streams and closes the state file.
+// Close ends the live streams, writes what changed, and closes the state
+// file.
 func (s *Server) Close() error {
 	s.endStreams()
-	return s.db.close()
+	var err error
+	s.stopOnce.Do(func() {
+		close(s.stopPersist)
+		<-s.persisted
+		err = s.db.close()
+	})
+	return err
 }
 
 func (s *Server) routes() *http.ServeMux {
@@ -381,10 +478,7 @@ func (s *Server) join(w http.ResponseWriter, r *http.Request) {
 	token := newToken()
 	now := s.opts.Now().UTC()
 	m := s.newMember(Learner{ID: s.newIDLocked(name), Name: name, TokenHash: hashToken(token), Joined: now})
-	if err := s.db.put(m.Learner, nil); err != nil {
-		writeError(w, http.StatusInternalServerError, "saving the class: "+err.Error())
-		return
-	}
+	s.markLocked(m.ID, 0)
 	s.learners[m.ID] = m
 	s.byToken[m.TokenHash] = m
 	s.notifyLocked()
@@ -404,10 +498,7 @@ func (s *Server) rejoin(w http.ResponseWriter, m *member, name, token string) {
 		// learner attribute change.
 		updated := m.Learner
 		updated.Name = name
-		if err := s.db.put(updated, nil); err != nil {
-			writeError(w, http.StatusInternalServerError, "saving the class: "+err.Error())
-			return
-		}
+		s.markLocked(m.ID, 0)
 		fresh := s.newMember(updated)
 		fresh.results, fresh.posts, fresh.otlpBytes = m.results, m.posts, m.otlpBytes
 		s.learners[m.ID], s.byToken[m.TokenHash] = fresh, fresh
@@ -487,12 +578,8 @@ func (s *Server) postResult(w http.ResponseWriter, r *http.Request) {
 	}
 	age := time.Duration(min(max(post.AgeMS, 0), int64(maxAge/time.Millisecond))) * time.Millisecond
 	stored, err := s.store(m.ID, age, result)
-	if errors.Is(err, errGone) {
-		writeError(w, http.StatusUnauthorized, notInClass)
-		return
-	}
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, "saving the result: "+err.Error())
+		writeError(w, http.StatusUnauthorized, notInClass)
 		return
 	}
 	writeJSON(w, http.StatusOK, PostResponse{Stored: stored, Board: "/learners/" + m.ID})
@@ -534,16 +621,11 @@ func (s *Server) store(id string, age time.Duration, result Result) (bool, error
 		}
 		l.Stage, l.Step = stage, step
 	}
-	var toStore *Stored
-	if keep {
-		toStore = &r
-	}
-	if err := s.db.put(l, toStore); err != nil {
-		return false, err
-	}
 	m.Learner = l
+	s.markLocked(id, 0)
 	if keep {
 		m.results[r.Result.Stage] = r
+		s.markLocked(id, r.Result.Stage)
 	}
 	s.notifyLocked()
 	return keep, nil
@@ -723,7 +805,7 @@ func (s *Server) telemetryPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// The viewer's pages carry their own policy needs: its stylesheet only.
-	m.viewer.ServeHTTP(w, r)
+	m.telemetryViewer().ServeHTTP(w, r)
 }
 
 type joinView struct {

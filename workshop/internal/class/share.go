@@ -78,8 +78,9 @@ type ShareOptions struct {
 type Sharer struct {
 	o       ShareOptions
 	queue   chan batch
-	ctx     context.Context // ends at Close: aborts a send in flight
+	ctx     context.Context // ends when Close's ctx does: aborts a send in flight
 	cancel  context.CancelFunc
+	quit    chan struct{} // closed by Close
 	wg      sync.WaitGroup
 	closing atomic.Bool
 	failing atomic.Bool
@@ -104,7 +105,7 @@ func NewSharer(o ShareOptions) *Sharer {
 		o.Say = func(string, ...any) {}
 	}
 	o.Endpoint = strings.TrimRight(o.Endpoint, "/")
-	s := &Sharer{o: o, queue: make(chan batch, o.Queue)}
+	s := &Sharer{o: o, queue: make(chan batch, o.Queue), quit: make(chan struct{})}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.wg.Add(1)
 	go s.run()
@@ -136,8 +137,15 @@ func (s *Sharer) run() {
 		select {
 		case b := <-s.queue:
 			s.send(s.ctx, b)
-		case <-s.ctx.Done():
-			return
+		case <-s.quit: // Close: what is queued goes, until Close's ctx ends
+			for {
+				select {
+				case b := <-s.queue:
+					s.send(s.ctx, b)
+				default:
+					return
+				}
+			}
 		}
 	}
 }
@@ -193,22 +201,15 @@ func (s *Sharer) post(ctx context.Context, b batch) error {
 }
 
 // Close sends what is queued until ctx ends, then stops (a send still in
-// flight is aborted). It returns how many batches were sent and dropped.
+// flight then is aborted). It returns how many batches were sent and
+// dropped in all.
 func (s *Sharer) Close(ctx context.Context) (sent, dropped int64) {
 	s.closing.Store(true)
-drain:
-	for {
-		select {
-		case b := <-s.queue:
-			s.send(ctx, b)
-		case <-ctx.Done():
-			break drain
-		default:
-			break drain
-		}
-	}
-	s.cancel()
+	stop := context.AfterFunc(ctx, s.cancel)
+	defer stop()
+	close(s.quit)
 	s.wg.Wait()
+	s.cancel()
 	for range len(s.queue) {
 		<-s.queue
 		s.dropped.Add(1)
