@@ -96,7 +96,9 @@ func (tc *testClass) do(t *testing.T, method, path, token string, body []byte, h
 	return answer{resp.StatusCode, string(b), resp.Header}
 }
 
-func (tc *testClass) get(t *testing.T, path string) answer { return tc.do(t, http.MethodGet, path, "", nil) }
+func (tc *testClass) get(t *testing.T, path string) answer {
+	return tc.do(t, http.MethodGet, path, "", nil)
+}
 
 func (tc *testClass) join(t *testing.T, name string) JoinResponse {
 	t.Helper()

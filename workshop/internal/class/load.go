@@ -59,7 +59,6 @@ type LoadReport struct {
 	BoardRows, BoardWithResult int           // what the board shows at the end
 }
 
-
 // Load joins o.Learners learners to the class and has each post a check
 // result and send a trace every o.Every for o.For, measuring the server.
 // It returns when every simulated learner has stopped.

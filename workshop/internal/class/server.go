@@ -140,8 +140,8 @@ type Server struct {
 
 	// Changes reach the state file a moment later, in one transaction for
 	// all of them: a room posting at once never waits on the disk.
-	dbMu        sync.Mutex                 // orders the writes (taken before mu)
-	dirty       map[string]map[int]bool    // learner id → stages whose result changed; under mu
+	dbMu        sync.Mutex              // orders the writes (taken before mu)
+	dirty       map[string]map[int]bool // learner id → stages whose result changed; under mu
 	stopPersist chan struct{}
 	persisted   chan struct{}
 }
