@@ -77,6 +77,7 @@ type Headline struct {
 	Stage      int
 	Step, Kind string // Kind: "exercise" or "step"
 	Green, Of  int
+	Ref        string // the step's Ref, to mark it in the list
 }
 
 // FailureCount is how many learners' first failing check is Key.
@@ -85,10 +86,45 @@ type FailureCount struct {
 	Count            int
 }
 
-// StepCount is how many learners have a step green.
+// StepCount is how many learners have a step green in their result of a
+// stage. (A stage's checks may point to an earlier stage's step: stage 3's
+// flush check is taught in step 1.1.)
 type StepCount struct {
+	Stage int
 	Step  string
 	Green int
+}
+
+// Ref names the step in the board's URLs: "4.3", or "3:1.1" when the
+// step belongs to an earlier stage than the result.
+func (c StepCount) Ref() string { return stepRef(c.Stage, c.Step) }
+
+// Own reports whether the step is one of its stage's own (the board
+// lists those; a check of stage 3 taught in step 1.1 counts in its row).
+func (c StepCount) Own() bool { return stageOfStep(c.Step) == c.Stage }
+
+// Label is the step for people: "4.3", or "1.1 in stage 3".
+func (c StepCount) Label() string {
+	if stageOfStep(c.Step) == c.Stage {
+		return c.Step
+	}
+	return fmt.Sprintf("%s in stage %d", c.Step, c.Stage)
+}
+
+func stepRef(stage int, step string) string {
+	if stageOfStep(step) == stage {
+		return step
+	}
+	return strconv.Itoa(stage) + ":" + step
+}
+
+// parseStepRef reads a Ref.
+func parseStepRef(ref string) (int, string) {
+	if stage, step, ok := strings.Cut(ref, ":"); ok {
+		n, _ := atoi(stage)
+		return n, step
+	}
+	return stageOfStep(ref), ref
 }
 
 // StageTotal is how many learners have a stage green, of those who
@@ -113,8 +149,8 @@ func buildBoard(learners []entry, now time.Time, sortBy, step string, exercises 
 	}
 	b.StageTotals = make([]StageTotal, len(b.Stages))
 	failures := map[string]*FailureCount{}
-	current := map[string]int{} // learners on each step, "stage/step"
-	steps := map[string]bool{}
+	current := map[string]int{} // learners on each step, by Ref
+	steps := map[string]StepCount{}
 
 	for _, l := range learners {
 		row := Row{ID: l.ID, Name: l.Name, Seen: l.Seen, Traces: l.Traces}
@@ -130,7 +166,7 @@ func buildBoard(learners []entry, now time.Time, sortBy, step string, exercises 
 				b.StageTotals[i].Green++
 			}
 			for _, c := range r.Result.Checks {
-				steps[c.Step] = true
+				steps[stepRef(n, c.Step)] = StepCount{Stage: n, Step: c.Step}
 			}
 		}
 		newest, has := l.Results[l.Stage]
@@ -151,11 +187,14 @@ func buildBoard(learners []entry, now time.Time, sortBy, step string, exercises 
 			row.order = []int{l.Stage, 1 << 20}
 		default:
 			row.Position = "step " + l.Step
+			if stageOfStep(l.Step) != l.Stage {
+				row.Position = fmt.Sprintf("stage %d, step %s", l.Stage, l.Step)
+			}
 			row.Stuck = true
 			row.OnStep = now.Sub(l.StepSince)
 			row.order = append([]int{l.Stage}, stepNumbers(l.Step)...)
 			if now.Sub(newest.Received) <= recentWindow { // the room is who is working now
-				current[strconv.Itoa(l.Stage)+"/"+l.Step]++
+				current[stepRef(l.Stage, l.Step)]++
 			}
 		}
 		// The most common failure now: each learner's first failing check
@@ -186,18 +225,19 @@ func buildBoard(learners []entry, now time.Time, sortBy, step string, exercises 
 		b.Failures = b.Failures[:3]
 	}
 
-	for st := range steps {
-		sc := StepCount{Step: st}
+	for _, sc := range steps {
 		for _, l := range learners {
-			if r, ok := l.Results[stageOfStep(st)]; ok {
-				if green, _ := stepGreen(r.Result, st); green {
+			if r, ok := l.Results[sc.Stage]; ok {
+				if green, _ := stepGreen(r.Result, sc.Step); green {
 					sc.Green++
 				}
 			}
 		}
 		b.Steps = append(b.Steps, sc)
 	}
-	slices.SortFunc(b.Steps, func(x, y StepCount) int { return compareSteps(x.Step, y.Step) })
+	slices.SortFunc(b.Steps, func(x, y StepCount) int {
+		return cmp.Or(cmp.Compare(x.Stage, y.Stage), compareSteps(x.Step, y.Step))
+	})
 
 	b.Headline = headline(b, current, learners, exercises)
 	sortRows(b.Rows, b.Sort)
@@ -205,34 +245,46 @@ func buildBoard(learners []entry, now time.Time, sortBy, step string, exercises 
 }
 
 // headline picks the step to talk about: the one asked for, else the one
-// most learners are on (the earlier on a tie), else the last step seen.
+// most learners are on now (the earlier on a tie), else the last step seen.
 func headline(b Board, current map[string]int, learners []entry, exercises map[string]bool) *Headline {
-	step := b.Step
-	if step == "" {
+	ref := b.Step
+	if ref == "" {
 		best := 0
-		for key, n := range current {
-			_, st, _ := strings.Cut(key, "/")
-			if n > best || n == best && compareSteps(st, step) < 0 {
-				step, best = st, n
+		for r, n := range current {
+			if n > best || n == best && compareRefs(r, ref) < 0 {
+				ref, best = r, n
 			}
 		}
 	}
-	if step == "" && len(b.Steps) > 0 {
-		step = b.Steps[len(b.Steps)-1].Step
+	if ref == "" && len(b.Steps) > 0 {
+		ref = b.Steps[len(b.Steps)-1].Ref()
 	}
-	if step == "" {
+	if ref == "" {
 		return nil
 	}
-	h := &Headline{Stage: stageOfStep(step), Step: step, Kind: "step", Of: len(learners)}
-	if exercises[step] {
+	stage, step := parseStepRef(ref)
+	h := &Headline{Stage: stage, Step: step, Kind: "step", Of: len(learners), Ref: ref}
+	if exercises[step] && stageOfStep(step) == stage {
 		h.Kind = "exercise"
 	}
+	if stageOfStep(step) != stage {
+		h.Step = fmt.Sprintf("%s (in stage %d)", step, stage)
+	}
 	for _, sc := range b.Steps {
-		if sc.Step == step {
+		if sc.Ref() == ref {
 			h.Green = sc.Green
 		}
 	}
 	return h
+}
+
+func compareRefs(a, b string) int {
+	sa, pa := parseStepRef(a)
+	sb, pb := parseStepRef(b)
+	if b == "" {
+		return -1
+	}
+	return cmp.Or(cmp.Compare(sa, sb), compareSteps(pa, pb))
 }
 
 func cellOf(stage int, r Stored, ok bool) Cell {

@@ -42,7 +42,7 @@ func TestTheMostCommonFailureNow(t *testing.T) {
 	// Now, the room is mostly on step 4.2 (Ada, Bob; the three who
 	// stopped an hour ago on 4.1 do not count); Cy and Di have it green.
 	require.NotNil(t, b.Headline)
-	assert.Equal(t, Headline{Stage: 4, Step: "4.2", Kind: "step", Green: 2, Of: 9}, *b.Headline)
+	assert.Equal(t, Headline{Stage: 4, Step: "4.2", Kind: "step", Green: 2, Of: 9, Ref: "4.2"}, *b.Headline)
 	assert.Equal(t, "exercise", tc.board("name", "4.3").Headline.Kind, "the instructor asks for step 4.3, an exercise")
 	assert.Equal(t, 1, tc.board("name", "4.3").Headline.Green)
 	assert.Equal(t, []StageTotal{{1, 0, 0}, {2, 0, 0}, {3, 0, 1}, {4, 1, 7}}, b.StageTotals)

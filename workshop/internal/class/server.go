@@ -357,11 +357,13 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	case <-ctx.Done():
 	}
 	s.endStreams()
-	drain, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	drain, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	err := srv.Shutdown(drain)
-	if err != nil {
-		err = errors.Join(err, srv.Close())
+	if errors.Is(err, context.DeadlineExceeded) {
+		// A browser's speculative connection that never sent a request
+		// counts as busy for 5 s: close it rather than wait.
+		err = srv.Close()
 	}
 	if serr := <-served; !errors.Is(serr, http.ErrServerClosed) {
 		err = errors.Join(err, serr)
