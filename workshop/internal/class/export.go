@@ -14,6 +14,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 
 	"github.com/go-o11y-workshop/kit/workshop/internal/repo"
 )
@@ -126,7 +127,7 @@ func ExportFile(dataDir string) ([]ExportRow, error) {
 	path := filepath.Join(dataDir, DBFile)
 	b, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
 	switch {
-	case errors.Is(err, bolt.ErrTimeout):
+	case errors.Is(err, bolterrors.ErrTimeout):
 		return nil, fmt.Errorf("%s is in use: the class server is running; download the board's /export.csv or /export.json instead", path)
 	case err != nil:
 		return nil, fmt.Errorf("no class in %s: %w", dataDir, err)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 )
 
 // DBFile is the class's state file in the --data folder.
@@ -57,7 +58,7 @@ func openDB(dir string) (*db, error) {
 	}
 	path := filepath.Join(dir, DBFile)
 	b, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second, NoFreelistSync: true})
-	if errors.Is(err, bolt.ErrTimeout) {
+	if errors.Is(err, bolterrors.ErrTimeout) {
 		return nil, fmt.Errorf("%s is in use by another class server: stop it, or choose another folder with --data", path)
 	}
 	if err != nil {
