@@ -19,7 +19,10 @@ func TestARoomOf150(t *testing.T) {
 	tc := startClass(t, Options{Limits: Limits{Telemetry: DefaultLimits.Telemetry}})
 	// Generous timeouts: on a busy CI machine a request may wait, and this
 	// test is about what the run holds, not its speed.
-	client := &http.Client{Timeout: time.Minute}
+	// The learners share 32 connections here, so a machine busy with other
+	// tests queues their requests in the client rather than in the
+	// server's accept queue (make class-load gives each its own).
+	client := &http.Client{Timeout: time.Minute, Transport: &http.Transport{MaxConnsPerHost: 32, MaxIdleConnsPerHost: 32}}
 	defer client.CloseIdleConnections()
 	o := LoadOptions{URL: tc.URL, Code: tc.Code(), Learners: 150, Every: 500 * time.Millisecond, For: 2 * time.Second, Spans: 12,
 		Client: client, Grace: 2 * time.Minute}

@@ -195,17 +195,16 @@ func TestACheckPostsToTheClassWithoutEverFailingForIt(t *testing.T) {
 
 // TestCheckWithTheBoardDown runs the real `workshop check 1` of a learner
 // who joined a class whose board is down: the check passes and exits 0,
-// says so in one line, and its result reaches the board with the next
-// check once it is back.
+// its --json output stays clean, and one line on stderr says the result
+// goes with the next check (which TestACheckPostsToTheClassWithoutEverFailingForIt
+// shows arriving).
 func TestCheckWithTheBoardDown(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds and runs stage 1 twice")
+		t.Skip("builds and runs stage 1")
 	}
 	root := fixtureRepo(t)
 	require.NoError(t, breaks.CopyModule(repo.StageDir(realRoot(t), 1), repo.ExerciseDir(root, 1)))
-	data := t.TempDir()
-	tc := startTestClass(t, data, "127.0.0.1:0")
-	addr := strings.TrimPrefix(tc.url, "http://")
+	tc := startTestClass(t, t.TempDir(), "127.0.0.1:0")
 	code, _, stderr := run(t, root, "class", "join", tc.url, tc.Code(), "--name", "Sam")
 	require.Equal(t, 0, code, stderr)
 	tc.stop()
@@ -216,14 +215,7 @@ func TestCheckWithTheBoardDown(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(out), &res), "stdout is the JSON alone")
 	assert.True(t, res.OK)
 	assert.Contains(t, stderr, "class: the board did not take this result")
-
-	tc = startTestClass(t, data, addr)
-	code, _, stderr = run(t, root, "check", "1", "--runtime", "local")
-	require.Equal(t, 0, code, stderr)
-	assert.Contains(t, stderr, "class: result posted to the board at "+tc.url+" as Sam")
-	rows := exportRows(t, tc.url)
-	require.Len(t, rows, 1)
-	assert.True(t, rows[0].Stages["1"].OK)
+	assert.FileExists(t, filepath.Join(root, ".workshop", "class-pending.json"))
 }
 
 // testUpShare runs `workshop up 1 --share` (from TestUp, which built the
