@@ -3,7 +3,7 @@ SHELL := /bin/bash
 MODULES := $(shell go work edit -json | sed -n 's/.*"DiskPath": "\.\/\(.*\)".*/\1/p')
 GO_TEST_FLAGS ?= -race -count=1
 
-.PHONY: help test fuzz vet lint gen workshop bench stage1 stage2 stage3 stage4
+.PHONY: help test fuzz vet lint gen workshop bench stage1 stage2 stage3 stage4 class class-load class-image
 
 help: ## list the targets
 	@grep -hE '^[a-z0-9 -]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
@@ -53,6 +53,21 @@ workshop: ## build the workshop CLI into ./bin/workshop
 
 bench: ## measure stage 4 here: sync vs async, telemetry overhead, footprint (see BENCHMARKS.md)
 	go run ./workshop/cmd/workshop bench 4
+
+class: ## instructors: open the class room (the board and the class's telemetry) on :8200
+	go run ./workshop/cmd/workshop class serve $(CLASS_FLAGS)
+
+# 150 simulated learners against a class server of its own on loopback, for
+# 5 minutes (CLASS_LOAD_FLAGS="--for 1m" shortens it). `make test` runs a
+# few seconds of it (TestARoomOf150 in workshop/internal/class).
+class-load: ## a room of 150 against `workshop class serve` for 5 min: p99 post latency, the server's RSS and CPU
+	@go build -o bin/workshop ./workshop/cmd/workshop
+	bin/workshop class load $(CLASS_LOAD_FLAGS)
+
+class-image: ## a FROM scratch image `workshop-class` of `workshop class serve` (needs Docker; pulls nothing)
+	@mkdir -p bin/class-image
+	CGO_ENABLED=0 go build -o bin/class-image/workshop ./workshop/cmd/workshop
+	docker build -q -t workshop-class -f workshop/class.Dockerfile bin/class-image
 
 stage1 stage2 stage3 stage4: ## run stage N on this machine with the telemetry viewer on :8190 (Ctrl-C stops it)
 	@go build -o bin/workshop ./workshop/cmd/workshop

@@ -362,7 +362,7 @@ func overhead(ctx context.Context, o Options, bin string, client *http.Client) (
 	fp := &Footprint{}
 	pids := on.PIDs()
 	for _, s := range on.Services() {
-		f := ServiceFootprint{Service: s.Name, RSSIdleKB: rssKB(pids[s.Name]), RSSLoadedKB: -1}
+		f := ServiceFootprint{Service: s.Name, RSSIdleKB: RSSKB(pids[s.Name]), RSSLoadedKB: -1}
 		if fi, err := os.Stat(binary(bin, s.Name)); err == nil {
 			f.BinaryBytes = fi.Size()
 		}
@@ -373,7 +373,7 @@ func overhead(ctx context.Context, o Options, bin string, client *http.Client) (
 		return nil, nil, err
 	}
 	for i := range fp.Services {
-		fp.Services[i].RSSLoadedKB = rssKB(pids[fp.Services[i].Service])
+		fp.Services[i].RSSLoadedKB = RSSKB(pids[fp.Services[i].Service])
 	}
 	stop(on) // flushes the last batch to the sink
 	ov.OTLPRequests = sk.Hits()
@@ -438,8 +438,9 @@ func load(ctx context.Context, client *http.Client, base string, n, clients int)
 	return LoadFrom(latencies, errs, elapsed), nil
 }
 
-// rssKB reads VmRSS of pid from /proc; -1 where that is not available.
-func rssKB(pid int) int64 {
+// RSSKB reads VmRSS (resident memory, KiB) of pid from /proc; -1 where
+// that is not available.
+func RSSKB(pid int) int64 {
 	if goruntime.GOOS != "linux" || pid == 0 {
 		return -1
 	}

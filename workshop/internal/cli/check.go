@@ -65,6 +65,7 @@ func runCheck(env *Env, args []string) error {
 	}
 	if rootErr == nil {
 		saveResult(root, n, dir, res)
+		postToClass(env, root, n, dir, res) // nothing unless this checkout joined a class
 	}
 	if !res.OK() {
 		return errSilentFailure

@@ -113,6 +113,7 @@ func init() {
 		{"reset", "N [N.M] [--yes]", "put exercises/stageN (or exercise N.M's files) back to the starting point, backing up yours", runReset},
 		{"solution", "N.M [--yes] [--style]", "the reference solution of exercise N.M", runSolution},
 		{"catchup", "N [--yes]", "join at stage N: the earlier stages' exercises become their finished code, yours backed up", runCatchup},
+		{"class", classSynopsis, "the instructor's room: a live board of the class's checks and telemetry (serve, join, leave)", runClass},
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/go-o11y-workshop/kit/workshop/internal/breaks"
+	"github.com/go-o11y-workshop/kit/workshop/internal/class"
 	"github.com/go-o11y-workshop/kit/workshop/internal/otlp"
 	"github.com/go-o11y-workshop/kit/workshop/internal/repo"
 	"github.com/go-o11y-workshop/kit/workshop/internal/runtime"
@@ -33,15 +34,18 @@ type upOptions struct {
 	viewer     bool          // run the built-in receiver and viewer
 	viewerPort int
 	otlpPort   int
+	share      *class.ShareOptions // --share: where the receiver copies the telemetry to; nil without
 }
 
 func runUp(env *Env, args []string) error {
-	fs := newFlags(env, "up", "N [--exercise] [--break NAME|list] [--no-viewer] [--viewer-port 8190] [--otlp-port 4318]")
+	fs := newFlags(env, "up", "N [--exercise] [--break NAME|list] [--no-viewer] [--share[=URL]] [--viewer-port 8190] [--otlp-port 4318]")
 	exercise := fs.Bool("exercise", false, "run your code in exercises/stageN instead of the reference")
 	noViewer := fs.Bool("no-viewer", false, "start neither the built-in OTLP receiver nor the viewer: the telemetry goes to whatever listens on --otlp-port")
 	breakName := fs.String("break", "", "run the reference with the classic instrumentation mistake `NAME` switched in (list: name them all)")
 	viewerPort := fs.Int("viewer-port", 8190, "port of the telemetry viewer, on localhost")
 	otlpPort := fs.Int("otlp-port", 4318, "port of the OTLP/HTTP receiver the services send their telemetry to")
+	var share shareFlag
+	fs.Var(&share, "share", "also send the services' telemetry to the class this checkout joined (--share=URL: to that OTLP/HTTP collector); the viewer keeps it all")
 	rest, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -78,6 +82,12 @@ func runUp(env *Env, args []string) error {
 
 	root, err := env.root()
 	if err != nil {
+		return err
+	}
+	if share.set != "" && *noViewer {
+		return usagef("--share copies what the built-in receiver gets: it does not combine with --no-viewer")
+	}
+	if o.share, err = shareOptions(root, share); err != nil {
 		return err
 	}
 	o.dir = repo.StageDir(root, n)
@@ -166,6 +176,8 @@ func up(ctx context.Context, env *Env, o upOptions) (err error) {
 
 	// The receiver and the viewer outlive the services, so the spans the
 	// services flush on their way out are still received.
+	var sharer *class.Sharer // closed after the receiver: it gets the final flush too
+	defer func() { closeSharer(out.say, sharer) }()
 	srv := newUpServers()
 	defer func() { err = errors.Join(err, srv.stop()) }()
 	if o.viewer {
@@ -175,6 +187,9 @@ func up(ctx context.Context, env *Env, o upOptions) (err error) {
 			o.viewer = false
 			out.say("port %d is already taken (the Docker stack's Alloy?): the services send their telemetry there, "+
 				"and the built-in viewer is off.", o.otlpPort)
+			if o.share != nil {
+				out.say("--share needs the built-in receiver: your telemetry is not shared with the class.")
+			}
 		case err != nil:
 			return err
 		default:
@@ -193,7 +208,14 @@ func up(ctx context.Context, env *Env, o upOptions) (err error) {
 			if o.brk != nil {
 				title += " — break: " + o.brk.Name
 			}
-			srv.start(ln, otlp.NewReceiver(out.store))
+			receiver := otlp.NewReceiver(out.store)
+			if o.share != nil {
+				so := *o.share
+				so.Say = out.say
+				sharer = class.NewSharer(so)
+				receiver.OnExport = sharer.Export
+			}
+			srv.start(ln, receiver)
 			srv.start(vln, viewer.New(out.store, viewer.Options{Title: title, Metrics: metrics}))
 		}
 	}
@@ -219,6 +241,9 @@ func up(ctx context.Context, env *Env, o upOptions) (err error) {
 		return err
 	}
 	out.summary(o, services)
+	if sharer != nil {
+		out.say("sharing: the services' telemetry also goes to %s, as %s.", o.share.Endpoint, o.share.Learner)
+	}
 
 	crashed := waitUp(ctx, sys, srv)
 	if crashed != nil {

@@ -144,6 +144,8 @@ func TestUp(t *testing.T) {
 		assertFree(t, ":8100", "127.0.0.1:"+strconv.Itoa(viewerPort), "0.0.0.0:"+strconv.Itoa(otlpPort))
 	})
 
+	t.Run("--share sends the telemetry to the class too", func(t *testing.T) { testUpShare(t, bin, root) })
+
 	t.Run("the services of a killed run are stopped by the next one", func(t *testing.T) {
 		skipUnlessFree(t, 8100)
 		viewerPort, otlpPort := freePort(t), freePort(t)

@@ -36,6 +36,11 @@ type Receiver struct {
 	// MaxBodyBytes bounds a body both as sent and once decompressed, so a
 	// small gzip bomb is refused too. Set it before serving.
 	MaxBodyBytes int64
+	// OnExport, when set, sees every decoded export request (a
+	// *coltracepb.ExportTraceServiceRequest or *collogspb.ExportLogsServiceRequest)
+	// before it is stored. It may change it, e.g. add a resource attribute,
+	// and must not keep it after returning. Set it before serving.
+	OnExport func(req proto.Message)
 }
 
 // NewReceiver returns a receiver that fills store.
@@ -106,6 +111,9 @@ func (rc *Receiver) exportTraces(enc encoding, body []byte) (proto.Message, *htt
 	if err := unmarshal(enc, body, req); err != nil {
 		return nil, err
 	}
+	if rc.OnExport != nil {
+		rc.OnExport(req)
+	}
 	spans := spansFromProto(req)
 	resp := &coltracepb.ExportTraceServiceResponse{}
 	if rejected := rc.store.AddSpans(spans...); rejected > 0 {
@@ -123,6 +131,9 @@ func (rc *Receiver) exportLogs(enc encoding, body []byte) (proto.Message, *httpE
 	req := &collogspb.ExportLogsServiceRequest{}
 	if err := unmarshal(enc, body, req); err != nil {
 		return nil, err
+	}
+	if rc.OnExport != nil {
+		rc.OnExport(req)
 	}
 	rc.store.AddLogs(logsFromProto(req)...)
 	return &collogspb.ExportLogsServiceResponse{}, nil

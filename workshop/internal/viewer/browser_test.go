@@ -2,50 +2,18 @@ package viewer_test
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/go-o11y-workshop/kit/workshop/internal/browsertest"
 	"github.com/go-o11y-workshop/kit/workshop/internal/viewer"
 )
-
-// chromium finds a Chromium or Chrome binary. Without one the browser test
-// is skipped on a laptop, but fails in CI, where it must run.
-func chromium(t *testing.T) string {
-	t.Helper()
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
-		if path, err := exec.LookPath(name); err == nil {
-			return path
-		}
-	}
-	const msg = "no Chromium on PATH (tried chromium, chromium-browser, google-chrome): install it (apt-get install chromium) to run the browser test"
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-	return ""
-}
-
-// artifactDir is where screenshots go: $TEST_ARTIFACTS for CI to keep, or
-// a temporary directory.
-func artifactDir(t *testing.T) string {
-	if dir := os.Getenv("TEST_ARTIFACTS"); dir != "" {
-		require.NoError(t, os.MkdirAll(dir, 0o755))
-		return dir
-	}
-	return t.TempDir()
-}
 
 // box is an element's bounding box in CSS pixels, and whether the element
 // is what the browser finds at a point inside it (nothing covers it).
@@ -69,42 +37,9 @@ const asyncBarsJS = `[...document.querySelectorAll('.span-row')]
             onTop: hit === bar, pageWidth: document.documentElement.clientWidth};
   })`
 
-// newBrowser starts headless Chromium for the test and closes it at the
-// end, checking that its process is gone, so no run leaves one behind.
-func newBrowser(t *testing.T) context.Context {
-	t.Helper()
-	exe := chromium(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute) // a safety net, not an assertion
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(exe),
-		chromedp.NoSandbox, // containers and CI runners rarely allow Chromium's sandbox
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.WindowSize(1400, 900),
-	)...)
-	browserCtx, cancelBrowser := chromedp.NewContext(allocCtx, chromedp.WithLogf(t.Logf))
-	require.NoError(t, chromedp.Do(browserCtx)) // start it now, to know its process
+func newBrowser(t *testing.T) context.Context { return browsertest.New(t, 1400, 900) }
 
-	proc := chromedp.FromContext(browserCtx).Browser.Process()
-	require.NotNil(t, proc)
-	t.Cleanup(func() {
-		if err := chromedp.Cancel(browserCtx); err != nil {
-			t.Logf("closing Chromium: %v", err)
-		}
-		cancelBrowser()
-		cancelAlloc() // waits for the process to exit
-		cancel()
-		assert.True(t, errors.Is(proc.Signal(syscall.Signal(0)), os.ErrProcessDone), "Chromium (pid %d) still runs", proc.Pid)
-	})
-	return browserCtx
-}
-
-// screenshot saves a PNG as a test artifact.
-func screenshot(t *testing.T, name string, png []byte) {
-	t.Helper()
-	path := filepath.Join(artifactDir(t), name)
-	require.NoError(t, os.WriteFile(path, png, 0o644))
-	t.Logf("screenshot: %s", path)
-}
+func screenshot(t *testing.T, name string, png []byte) { browsertest.Screenshot(t, name, png) }
 
 // TestWaterfallInABrowser loads the stage-4 trace in headless Chromium and
 // checks what a learner sees: five async bars, visible, on separate rows,

@@ -21,6 +21,7 @@ func (v *viewer) funcs() template.FuncMap {
 		"color":   v.colors.of,
 		"value":   formatValue,
 		"attrs":   sortedAttrs,
+		"base":    func() string { return v.opts.BasePath },
 	}
 }
 

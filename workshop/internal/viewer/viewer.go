@@ -36,7 +36,17 @@ type Options struct {
 	ScrapeTimeout time.Duration
 	// Client scrapes the metrics; nil means http.DefaultClient.
 	Client *http.Client
+	// BasePath is the path the viewer is served under when it is not the
+	// root (the class server mounts one viewer per learner under
+	// /learners/ID/telemetry, with http.StripPrefix): its links start there.
+	BasePath string
+	// Back, when set, is a link shown in the top bar to where the viewer
+	// was opened from (the class board).
+	Back *Link
 }
+
+// Link is a labelled URL.
+type Link struct{ Label, URL string }
 
 // DefaultScrapeTimeout is the ScrapeTimeout of zero Options.
 const DefaultScrapeTimeout = 2 * time.Second
@@ -92,13 +102,14 @@ type page struct {
 	Heading string // this page's
 	Nav     string // which nav entry is current
 	Refresh int    // seconds; 0 for none
+	Back    *Link  // Options.Back
 	Data    any
 }
 
 // render executes the page into a buffer first, so a template error is a
 // clean 500 rather than half a page.
 func (v *viewer) render(w http.ResponseWriter, status int, name string, p page) {
-	p.Title = v.opts.Title
+	p.Title, p.Back = v.opts.Title, v.opts.Back
 	var buf bytes.Buffer
 	if err := v.pages[name].ExecuteTemplate(&buf, "layout", p); err != nil {
 		slog.Error("viewer: rendering a page", "page", name, "error", err)
