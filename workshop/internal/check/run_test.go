@@ -1,6 +1,7 @@
 package check
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"slices"
@@ -49,7 +50,7 @@ var fixtures = []fixture{
 	{fails: "die-service", stage: 3, edits: []breaks.Edit{{File: "die-service/handlers.go",
 		Old: "s.metrics.specsRequested.WithLabelValues(unknownLabel).Inc()", New: "s.metrics.specsRequested.WithLabelValues(id).Inc()"}}},
 	{fails: "lookup-metrics", stage: 3, edits: []breaks.Edit{{File: "dice-roller/dice.go",
-		Old: "return Die{}, lookupNotFound, &errUnknownDie{die: die, valid: body.Valid}", New: "return Die{}, lookupError, &errUnknownDie{die: die, valid: body.Valid}"}}},
+		Old: "d.metrics.dieServiceRequests.WithLabelValues(label, status).Inc()", New: "d.metrics.dieServiceRequests.WithLabelValues(die, status).Inc()"}}},
 	{fails: "three-service-trace", stage: 3, edits: []breaks.Edit{{File: "dice-roller/handlers.go",
 		Old: "client:  tel.NewHTTPClient(0), // the lookup's context carries the timeout", New: "client:  http.DefaultClient,"}}},
 	{fails: "async-children", stage: 4, brk: "background-context"},
@@ -72,7 +73,7 @@ func failing(res *Result) []string {
 	var keys []string
 	for _, o := range res.Outcomes {
 		if !o.Passed {
-			keys = append(keys, o.Key)
+			keys = append(keys, o.ID)
 		}
 	}
 	return keys
@@ -118,9 +119,12 @@ func TestFixturesFailExactlyTheirCheck(t *testing.T) {
 					require.NotNil(t, o.Failure)
 					assert.NotEmpty(t, o.Failure.Expected)
 					assert.NotEmpty(t, o.Failure.Seen)
-					t.Logf("%s %s\n  expected: %s\n  seen: %s", o.ID, o.Title, o.Failure.Expected, o.Failure.Seen)
+					assert.NotEmpty(t, o.Places(), "check %s says where to look", o.ID)
 				}
 			}
+			var report bytes.Buffer
+			WriteReport(&report, res, false)
+			t.Log(report.String())
 		})
 	}
 }
