@@ -50,7 +50,7 @@ var fixtures = []fixture{
 	{fails: "die-service", stage: 3, edits: []breaks.Edit{{File: "die-service/handlers.go",
 		Old: "s.metrics.specsRequested.WithLabelValues(unknownLabel).Inc()", New: "s.metrics.specsRequested.WithLabelValues(id).Inc()"}}},
 	{fails: "lookup-metrics", stage: 3, edits: []breaks.Edit{{File: "dice-roller/dice.go",
-		Old: "d.metrics.dieServiceRequests.WithLabelValues(label, status).Inc()", New: "d.metrics.dieServiceRequests.WithLabelValues(die, status).Inc()"}}},
+		Old: "d.metrics.dieServiceRequests.WithLabelValues(label, status).Inc()", New: "d.metrics.dieServiceRequests.WithLabelValues(die, status).Inc() // the raw input as the label\n\t_ = label"}}},
 	{fails: "three-service-trace", stage: 3, edits: []breaks.Edit{{File: "dice-roller/handlers.go",
 		Old: "client:  tel.NewHTTPClient(0), // the lookup's context carries the timeout", New: "client:  http.DefaultClient,"}}},
 	{fails: "async-children", stage: 4, brk: "background-context"},
