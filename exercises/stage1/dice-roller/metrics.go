@@ -18,11 +18,11 @@ type metrics struct {
 
 func newMetrics(reg prometheus.Registerer) *metrics {
 	// exercise 1.5: begin
-	// TODO (exercise 1.5): Count the rolls and their values — see workshop show 1 5, workshop hint 1.5
+	// TODO (exercise 1.5): Count the rolls and their values — read step 1.5 (workshop show 1 5); hints: workshop hint 1.5
 	// exercise 1.5: end
 	return &metrics{
 		// exercise 1.5: begin
-		// TODO (exercise 1.5): Count the rolls and their values — see workshop show 1 5, workshop hint 1.5
+		// TODO (exercise 1.5): Count the rolls and their values — read step 1.5 (workshop show 1 5); hints: workshop hint 1.5
 		// exercise 1.5: end
 	}
 }

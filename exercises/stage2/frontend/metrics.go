@@ -13,11 +13,11 @@ type metrics struct {
 
 func newMetrics(reg prometheus.Registerer) *metrics {
 	// exercise 2.4: begin
-	// TODO (exercise 2.4): Measure what users see — see workshop show 2 4, workshop hint 2.4
+	// TODO (exercise 2.4): Measure what users see — read step 2.4 (workshop show 2 4); hints: workshop hint 2.4
 	// exercise 2.4: end
 	return &metrics{
 		// exercise 2.4: begin
-		// TODO (exercise 2.4): Measure what users see — see workshop show 2 4, workshop hint 2.4
+		// TODO (exercise 2.4): Measure what users see — read step 2.4 (workshop show 2 4); hints: workshop hint 2.4
 		// exercise 2.4: end
 	}
 }

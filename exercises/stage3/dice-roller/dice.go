@@ -53,7 +53,7 @@ type dieService struct {
 // lookup asks the die-service for a die's specification.
 func (d *dieService) lookup(ctx context.Context, die string) (Die, error) {
 	// exercise 3.2: begin
-	// TODO (exercise 3.2): Measure and classify the lookup — see workshop show 3 2, workshop hint 3.2
+	// TODO (exercise 3.2): Measure and classify the lookup — read step 3.2 (workshop show 3 2); hints: workshop hint 3.2
 	lookupCtx := ctx
 	// exercise 3.2: end
 
@@ -63,7 +63,7 @@ func (d *dieService) lookup(ctx context.Context, die string) (Die, error) {
 	}
 
 	// exercise 3.2: begin
-	// TODO (exercise 3.2): Measure and classify the lookup — see workshop show 3 2, workshop hint 3.2
+	// TODO (exercise 3.2): Measure and classify the lookup — read step 3.2 (workshop show 3 2); hints: workshop hint 3.2
 	_ = status
 	// exercise 3.2: end
 	return spec, err
@@ -72,7 +72,7 @@ func (d *dieService) lookup(ctx context.Context, die string) (Die, error) {
 func (d *dieService) fetch(ctx context.Context, die string) (Die, string, error) {
 	u := d.baseURL + "/dice?identifier=" + url.QueryEscape(die)
 	// exercise 3.4: begin
-	// TODO (exercise 3.4): One trace across three services — see workshop show 3 4, workshop hint 3.4
+	// TODO (exercise 3.4): One trace across three services — read step 3.4 (workshop show 3 4); hints: workshop hint 3.4
 	req, err := http.NewRequest(http.MethodGet, u, nil)
 	// exercise 3.4: end
 	if err != nil {

@@ -24,35 +24,35 @@ func (s *server) rollBatch(ctx context.Context, die string, spec Die, times int)
 	for i := range times {
 		g.Go(func() error {
 			// exercise 4.1: begin
-			// TODO (exercise 4.1): Roll a batch concurrently — see workshop show 4 1, workshop hint 4.1
+			// TODO (exercise 4.1): Roll a batch concurrently — read step 4.1 (workshop show 4 1); hints: workshop hint 4.1
 			// exercise 4.1: end
 
 			// exercise 4.4: begin
-			// TODO (exercise 4.4): Metrics for the async batches — see workshop show 4 4, workshop hint 4.4
+			// TODO (exercise 4.4): Metrics for the async batches — read step 4.4 (workshop show 4 4); hints: workshop hint 4.4
 			// exercise 4.4: end
 
 			value, err := s.roller.roll(ctx, spec)
 			if errors.Is(err, errRollFailed) {
 				// exercise 4.4: begin
-				// TODO (exercise 4.4): Metrics for the async batches — see workshop show 4 4, workshop hint 4.4
+				// TODO (exercise 4.4): Metrics for the async batches — read step 4.4 (workshop show 4 4); hints: workshop hint 4.4
 				// exercise 4.4: end
 				// exercise 4.1: begin
-				// TODO (exercise 4.1): Roll a batch concurrently — see workshop show 4 1, workshop hint 4.1
+				// TODO (exercise 4.1): Roll a batch concurrently — read step 4.1 (workshop show 4 1); hints: workshop hint 4.1
 				// exercise 4.1: end
 				return &rollFailure{index: i, err: err}
 			}
 			if err != nil { // cancelled: another roll failed, or the client left
 				// exercise 4.1: begin
-				// TODO (exercise 4.1): Roll a batch concurrently — see workshop show 4 1, workshop hint 4.1
+				// TODO (exercise 4.1): Roll a batch concurrently — read step 4.1 (workshop show 4 1); hints: workshop hint 4.1
 				// exercise 4.1: end
 				return err
 			}
 
 			// exercise 4.4: begin
-			// TODO (exercise 4.4): Metrics for the async batches — see workshop show 4 4, workshop hint 4.4
+			// TODO (exercise 4.4): Metrics for the async batches — read step 4.4 (workshop show 4 4); hints: workshop hint 4.4
 			// exercise 4.4: end
 			// exercise 4.1: begin
-			// TODO (exercise 4.1): Roll a batch concurrently — see workshop show 4 1, workshop hint 4.1
+			// TODO (exercise 4.1): Roll a batch concurrently — read step 4.1 (workshop show 4 1); hints: workshop hint 4.1
 			// exercise 4.1: end
 			s.log.InfoContext(ctx, "async roll completed", "die_type", die, "roll_index", i, "roll_value", value)
 			rolls[i] = value

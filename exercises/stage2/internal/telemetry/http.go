@@ -83,7 +83,7 @@ func (t *Telemetry) NewHTTPClient(timeout time.Duration) *http.Client {
 	return &http.Client{
 		Timeout: timeout,
 		// exercise 2.2: begin
-		// TODO (exercise 2.2): Instrument the HTTP client — see workshop show 2 2, workshop hint 2.2
+		// TODO (exercise 2.2): Instrument the HTTP client — read step 2.2 (workshop show 2 2); hints: workshop hint 2.2
 		// exercise 2.2: end
 	}
 }
