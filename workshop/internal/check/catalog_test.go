@@ -8,6 +8,7 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -262,4 +263,16 @@ func TestASilentServiceIsTheSDKsBusiness(t *testing.T) {
 			assert.Equal(t, []Place{want}, out.Places(), c.ID)
 		}
 	}
+}
+
+// TestReadmeNamesEveryCheck keeps README.md's table of checks true.
+func TestReadmeNamesEveryCheck(t *testing.T) {
+	root, err := repo.Root(".")
+	require.NoError(t, err)
+	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
+	require.NoError(t, err)
+	for _, s := range catalog {
+		assert.True(t, strings.Contains(string(readme), "| `"+s.key+"` |"), "README.md's table of checks lists %s", s.key)
+	}
+	assert.True(t, strings.Contains(string(readme), fmt.Sprintf(`"schema": %d`, JSONSchema)), "README.md documents the JSON schema %d", JSONSchema)
 }

@@ -232,10 +232,14 @@ func up(ctx context.Context, env *Env, o upOptions) (err error) {
 	killCtx, stopKill := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stopKill()
 	before := spansByTrace(out.store)
-	pending, busy := out.pending(time.Now())
+	stopping := time.Now()
+	_, busy := out.pending(stopping)
 	stopErr := sys.Stop(killCtx)
 	if out.store != nil {
 		n := flushedSpans(before, spansByTrace(out.store))
+		// The requests of the last moments, and those the services finished
+		// while stopping: their spans can only have left in the final flush.
+		pending, _ := out.pending(stopping)
 		lost := 0
 		for _, id := range pending {
 			if _, ok := out.store.Trace(id); !ok {
@@ -262,9 +266,9 @@ func flushSummary(stage, n, lost int, traced, busy bool) string {
 	compare := fmt.Sprintf("workshop up %d --break no-flush", stage)
 	switch {
 	case lost > 0:
-		return fmt.Sprintf("The final flush delivered %s, and %d request(s) logged just before you stopped never had their spans "+
-			"arrive: they were waiting in the batcher, and nothing flushed it on the way out. The tracer provider's Shutdown "+
-			"must run on exit (step 1.1); `%s` shows this mistake on purpose.", spanCount(n), lost, compare)
+		return fmt.Sprintf("But %d request(s) answered in the last moments never had their spans arrive (%s did, "+
+			"while the services stopped): they were waiting in the batcher, and nothing flushed it on the way out. The tracer "+
+			"provider's Shutdown must run on exit (step 1.1); `%s` shows this mistake on purpose.", lost, spanCount(n), compare)
 	case n > 0:
 		return fmt.Sprintf("The services' final flush delivered %s: the spans of the last requests, still waiting in the "+
 			"batcher when you stopped. Without that flush on shutdown they would be lost (see it with `%s`).", spanCount(n), compare)
@@ -461,19 +465,19 @@ func (o *upOutput) remember(line []byte, now time.Time) {
 	o.traced[l.TraceID] = now
 }
 
-// pending lists the trace ids logged within flushWindow before now: their
-// spans may still wait in the batcher. busy says whether anything at all
-// was logged in that window.
-func (o *upOutput) pending(now time.Time) (ids []string, busy bool) {
+// pending lists the trace ids logged since flushWindow before stop (and
+// after it): their spans may still wait in the batcher. busy says whether
+// anything at all was logged in that window before stop.
+func (o *upOutput) pending(stop time.Time) (ids []string, busy bool) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	for id, at := range o.traced {
-		if now.Sub(at) <= flushWindow {
+		if stop.Sub(at) <= flushWindow {
 			ids = append(ids, id)
 		}
 	}
 	sort.Strings(ids)
-	return ids, !o.lastLine.IsZero() && now.Sub(o.lastLine) <= flushWindow
+	return ids, !o.lastLine.IsZero() && stop.Sub(o.lastLine) <= flushWindow && !o.lastLine.After(stop)
 }
 
 // say prints a line of the CLI's own.

@@ -116,8 +116,8 @@ func TestFlushSummary(t *testing.T) {
 	alreadySent := flushSummary(1, 0, 0, true, true)
 	assert.Contains(t, alreadySent, "as expected", "requests whose spans all arrived before the stop left nothing to flush")
 
-	lost := flushSummary(2, 0, 2, true, true)
-	assert.Contains(t, lost, "2 request(s) logged just before you stopped never had their spans arrive")
+	lost := flushSummary(2, 1, 2, true, true)
+	assert.Contains(t, lost, "2 request(s) answered in the last moments never had their spans arrive (1 span did")
 	assert.Contains(t, lost, "Shutdown must run on exit (step 1.1)")
 	assert.Contains(t, lost, "workshop up 2 --break no-flush")
 
@@ -137,8 +137,10 @@ func TestUpRemembersRecentTraceIDs(t *testing.T) {
 	o.remember([]byte(`{"message":"roll result","trace_id":"aaaa"}`), t0.Add(-5*time.Second))
 	o.remember([]byte(`{"message":"roll result","trace_id":"bbbb"}`), t0.Add(-time.Second))
 	o.remember([]byte(`not json`), t0.Add(-time.Second))
+	o.remember([]byte(`{"message":"roll result","trace_id":"cccc"}`), t0.Add(time.Second)) // finished while stopping
+	o.lastLine = t0.Add(-time.Second)
 	ids, busy := o.pending(t0)
-	assert.Equal(t, []string{"bbbb"}, ids)
+	assert.Equal(t, []string{"bbbb", "cccc"}, ids)
 	assert.True(t, busy)
 	_, busy = o.pending(t0.Add(time.Minute))
 	assert.False(t, busy, "a minute of silence")
@@ -207,7 +209,16 @@ func TestUp(t *testing.T) {
 			args := append([]string{"up", "1", "--viewer-port", strconv.Itoa(viewerPort), "--otlp-port", strconv.Itoa(otlpPort)}, tt.args...)
 			p := startUp(t, bin, root, args...)
 			p.waitOutput(t, "Ctrl-C stops everything")
-			stopRolling := rollUntilStopped(t, "http://127.0.0.1:8100/roll?die=fair")
+			// Three users, so that a roll is in flight when the stop comes.
+			stops := []func(){}
+			for range 3 {
+				stops = append(stops, rollUntilStopped(t, "http://127.0.0.1:8100/roll?die=fair"))
+			}
+			stopRolling := func() {
+				for _, stop := range stops {
+					stop()
+				}
+			}
 			p.waitOutput(t, `"message":"roll result"`)
 			require.NoError(t, p.cmd.Process.Signal(os.Interrupt))
 			assert.Equal(t, 0, p.wait(t), p.out.String())
