@@ -221,3 +221,12 @@ func TestCutCodeBlocks(t *testing.T) {
 	assert.Equal(t, []codeBlock{{fence: "```", info: "go", lines: []string{"x := 1", "  y"}}, {fence: "````", lines: []string{"```"}}}, blocks)
 	assert.Equal(t, "a\n\n\n  "+placeholder(0)+"\n\nb\n\n"+placeholder(1)+"\n\n```unclosed\nz\n", prose)
 }
+
+// TestRefsSayTheirKind: a step or an exercise printed for people says what
+// it is and how to open it, so neither reads like a check's id.
+func TestRefsSayTheirKind(t *testing.T) {
+	assert.Equal(t, "step 4.2 (workshop show 4 2)", StepRef("4.2"))
+	assert.Equal(t, "exercise 4.1 (workshop hint 4.1)", ExerciseRef("4.1"))
+	_, err := SplitID("4")
+	assert.ErrorContains(t, err, `"4" is not an exercise id; an exercise is named by the step that teaches it, like 4.1`)
+}

@@ -163,7 +163,7 @@ func ExerciseRef(id string) string {
 func SplitID(id string) (int, error) {
 	stage, _, ok := strings.Cut(id, ".")
 	if !ok {
-		return 0, fmt.Errorf("%q is not an exercise id; ids look like 4.2 (stage 4, exercise 2)", id)
+		return 0, fmt.Errorf("%q is not an exercise id; an exercise is named by the step that teaches it, like 4.1 (stage 4, step 1)", id)
 	}
 	return repo.ParseStage(stage)
 }
