@@ -25,8 +25,9 @@ import (
 // manifest ("Done when" is cumulative): the reference stage passes every test
 // the manifest lists, and for k = 0..n-1 the tree with exercises 1..k done
 // and the others untouched fails exactly the tests of exercises k+1..n (the
-// untouched starter, k = 0, fails no other test either). So each exercise's
-// tests pass once it and the ones before it are done, and not before.
+// untouched starter, k = 0, fails no other test either), and each test is
+// listed by one exercise. So each exercise's tests pass once it and the ones
+// before it are done, and not before.
 func TestStartersFailExactlyTheirExercisesTests(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs go test in every stage's starters")
@@ -48,6 +49,18 @@ func TestStartersFailExactlyTheirExercisesTests(t *testing.T) {
 				}
 			}
 			slices.Sort(all)
+			// A test passes at one point of the order: it is listed by the
+			// one exercise that makes it pass, not by every one it needs.
+			for _, name := range all {
+				var by []string
+				for _, e := range s.Exercises {
+					if slices.Contains(e.Tests, name) {
+						by = append(by, e.ID)
+					}
+				}
+				assert.Len(t, by, 1, "%s is listed by exercises %s: list it only under the last exercise it needs, the one that makes it pass",
+					name, strings.Join(by, ", "))
+			}
 
 			ref := goTest(t, repo.StageDir(r, n), all, "./...")
 			assert.Empty(t, ref.failed, "the reference stage fails tests")
