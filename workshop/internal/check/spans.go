@@ -406,11 +406,3 @@ func checkFlush(o *Observation) error {
 	}
 	return nil
 }
-
-// nilIfNoFailure avoids returning a typed nil *Failure as a non-nil error.
-func nilIfNoFailure(f *Failure) error {
-	if f == nil {
-		return nil
-	}
-	return f
-}
