@@ -62,12 +62,12 @@ func (s *server) handleIndex(w http.ResponseWriter, _ *http.Request) {
 func (s *server) handleRoll(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	// exercise 1.3: begin
-	// TODO (exercise 1.3): Describe the roll on its span — see workshop show 1 3, workshop hint 1.3
+	// TODO (exercise 1.3): Describe the roll on its span — read step 1.3 (workshop show 1 3); hints: workshop hint 1.3
 	// exercise 1.3: end
 	die := r.URL.Query().Get("die")
 	s.log.InfoContext(ctx, "roll request received", "die_type", die)
 	// exercise 1.3: begin
-	// TODO (exercise 1.3): Describe the roll on its span — see workshop show 1 3, workshop hint 1.3
+	// TODO (exercise 1.3): Describe the roll on its span — read step 1.3 (workshop show 1 3); hints: workshop hint 1.3
 	// exercise 1.3: end
 
 	if die == "" {
@@ -83,10 +83,10 @@ func (s *server) handleRoll(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case errors.Is(err, errRollFailed):
 		// exercise 1.5: begin
-		// TODO (exercise 1.5): Count the rolls and their values — see workshop show 1 5, workshop hint 1.5
+		// TODO (exercise 1.5): Count the rolls and their values — read step 1.5 (workshop show 1 5); hints: workshop hint 1.5
 		// exercise 1.5: end
 		// exercise 1.3: begin
-		// TODO (exercise 1.3): Describe the roll on its span — see workshop show 1 3, workshop hint 1.3
+		// TODO (exercise 1.3): Describe the roll on its span — read step 1.3 (workshop show 1 3); hints: workshop hint 1.3
 		// exercise 1.3: end
 		s.log.ErrorContext(ctx, "roll failed", "die_type", die, "error", err.Error())
 		service.WriteError(w, http.StatusInternalServerError, fmt.Sprintf("rolling %s failed: %v", die, err))
@@ -96,10 +96,10 @@ func (s *server) handleRoll(w http.ResponseWriter, r *http.Request) {
 		service.WriteError(w, service.StatusClientClosedRequest, "client closed the request")
 	default:
 		// exercise 1.5: begin
-		// TODO (exercise 1.5): Count the rolls and their values — see workshop show 1 5, workshop hint 1.5
+		// TODO (exercise 1.5): Count the rolls and their values — read step 1.5 (workshop show 1 5); hints: workshop hint 1.5
 		// exercise 1.5: end
 		// exercise 1.3: begin
-		// TODO (exercise 1.3): Describe the roll on its span — see workshop show 1 3, workshop hint 1.3
+		// TODO (exercise 1.3): Describe the roll on its span — read step 1.3 (workshop show 1 3); hints: workshop hint 1.3
 		// exercise 1.3: end
 		s.log.InfoContext(ctx, "roll result", "die_type", die, "roll_value", value)
 		service.WriteJSON(w, http.StatusOK, map[string]int{"roll": value})

@@ -20,7 +20,7 @@ type metrics struct {
 // series of the known dice already there, at 0.
 func newMetrics(reg prometheus.Registerer, dice []string) *metrics {
 	// exercise 1.5: begin
-	// TODO (exercise 1.5): Count the rolls and their values — see workshop show 1 5, workshop hint 1.5
+	// TODO (exercise 1.5): Count the rolls and their values — read step 1.5 (workshop show 1 5); hints: workshop hint 1.5
 	return &metrics{}
 	// exercise 1.5: end
 }

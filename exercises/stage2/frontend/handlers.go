@@ -85,16 +85,16 @@ func (s *server) handleRoll(w http.ResponseWriter, r *http.Request) {
 func (s *server) relay(w http.ResponseWriter, r *http.Request, die, path string, query url.Values) {
 	ctx := r.Context()
 	// exercise 2.4: begin
-	// TODO (exercise 2.4): Measure what users see — see workshop show 2 4, workshop hint 2.4
+	// TODO (exercise 2.4): Measure what users see — read step 2.4 (workshop show 2 4); hints: workshop hint 2.4
 	// exercise 2.4: end
 	// exercise 2.2: begin
-	// TODO (exercise 2.2): Trace the call to the dice-roller — see workshop show 2 2, workshop hint 2.2
+	// TODO (exercise 2.2): Trace the call to the dice-roller — read step 2.2 (workshop show 2 2); hints: workshop hint 2.2
 	// exercise 2.2: end
 	s.log.InfoContext(ctx, "roll requested", "die_type", die, "path", path)
 
 	known := slices.Contains(s.dice, die)
 	// exercise 2.4: begin
-	// TODO (exercise 2.4): Measure what users see — see workshop show 2 4, workshop hint 2.4
+	// TODO (exercise 2.4): Measure what users see — read step 2.4 (workshop show 2 4); hints: workshop hint 2.4
 	// exercise 2.4: end
 
 	var status int
@@ -109,7 +109,7 @@ func (s *server) relay(w http.ResponseWriter, r *http.Request, die, path string,
 	}
 
 	// exercise 2.4: begin
-	// TODO (exercise 2.4): Measure what users see — see workshop show 2 4, workshop hint 2.4
+	// TODO (exercise 2.4): Measure what users see — read step 2.4 (workshop show 2 4); hints: workshop hint 2.4
 	// exercise 2.4: end
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
@@ -121,11 +121,11 @@ func (s *server) relay(w http.ResponseWriter, r *http.Request, die, path string,
 // dice-roller that cannot be reached is a 502.
 func (s *server) callDiceRoller(ctx context.Context, die, path string, query url.Values) (int, []byte) {
 	// exercise 2.2: begin
-	// TODO (exercise 2.2): Trace the call to the dice-roller — see workshop show 2 2, workshop hint 2.2
+	// TODO (exercise 2.2): Trace the call to the dice-roller — read step 2.2 (workshop show 2 2); hints: workshop hint 2.2
 	// exercise 2.2: end
 	target := s.diceRollerURL + path + "?" + query.Encode()
 	// exercise 2.2: begin
-	// TODO (exercise 2.2): Trace the call to the dice-roller — see workshop show 2 2, workshop hint 2.2
+	// TODO (exercise 2.2): Trace the call to the dice-roller — read step 2.2 (workshop show 2 2); hints: workshop hint 2.2
 	// exercise 2.2: end
 
 	status, body, err := s.get(ctx, target)
@@ -136,7 +136,7 @@ func (s *server) callDiceRoller(ctx context.Context, die, path string, query url
 		return service.StatusClientClosedRequest, errorJSON("client closed the request")
 	case err != nil:
 		// exercise 2.2: begin
-		// TODO (exercise 2.2): Trace the call to the dice-roller — see workshop show 2 2, workshop hint 2.2
+		// TODO (exercise 2.2): Trace the call to the dice-roller — read step 2.2 (workshop show 2 2); hints: workshop hint 2.2
 		// exercise 2.2: end
 		s.log.ErrorContext(ctx, "backend failed", "die_type", die, "backend_url", s.diceRollerURL, "error", err.Error())
 		msg := fmt.Sprintf("dice-roller unavailable at %s: %v", s.diceRollerURL, err)
@@ -146,7 +146,7 @@ func (s *server) callDiceRoller(ctx context.Context, die, path string, query url
 		return http.StatusBadGateway, errorJSON(msg)
 	}
 	// exercise 2.2: begin
-	// TODO (exercise 2.2): Trace the call to the dice-roller — see workshop show 2 2, workshop hint 2.2
+	// TODO (exercise 2.2): Trace the call to the dice-roller — read step 2.2 (workshop show 2 2); hints: workshop hint 2.2
 	// exercise 2.2: end
 	s.log.InfoContext(ctx, "backend answered", "die_type", die, "backend_status", status)
 	return status, body
@@ -154,7 +154,7 @@ func (s *server) callDiceRoller(ctx context.Context, die, path string, query url
 
 func (s *server) get(ctx context.Context, target string) (int, []byte, error) {
 	// exercise 2.2: begin
-	// TODO (exercise 2.2): Trace the call to the dice-roller — see workshop show 2 2, workshop hint 2.2
+	// TODO (exercise 2.2): Trace the call to the dice-roller — read step 2.2 (workshop show 2 2); hints: workshop hint 2.2
 	req, err := http.NewRequest(http.MethodGet, target, nil)
 	// exercise 2.2: end
 	if err != nil {

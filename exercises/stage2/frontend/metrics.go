@@ -19,7 +19,7 @@ type metrics struct {
 // series known in advance already there, at 0.
 func newMetrics(reg prometheus.Registerer, dice []string) *metrics {
 	// exercise 2.4: begin
-	// TODO (exercise 2.4): Measure what users see — see workshop show 2 4, workshop hint 2.4
+	// TODO (exercise 2.4): Measure what users see — read step 2.4 (workshop show 2 4); hints: workshop hint 2.4
 	return &metrics{}
 	// exercise 2.4: end
 }

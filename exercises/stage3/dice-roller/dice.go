@@ -50,7 +50,7 @@ type dieService struct {
 // lookup asks the die-service for a die's specification.
 func (d *dieService) lookup(ctx context.Context, die string) (Die, error) {
 	// exercise 3.2: begin
-	// TODO (exercise 3.2): Measure and classify the lookup — see workshop show 3 2, workshop hint 3.2
+	// TODO (exercise 3.2): Measure and classify the lookup — read step 3.2 (workshop show 3 2); hints: workshop hint 3.2
 	lookupCtx := ctx
 	// exercise 3.2: end
 
@@ -60,7 +60,7 @@ func (d *dieService) lookup(ctx context.Context, die string) (Die, error) {
 	}
 
 	// exercise 3.2: begin
-	// TODO (exercise 3.2): Measure and classify the lookup — see workshop show 3 2, workshop hint 3.2
+	// TODO (exercise 3.2): Measure and classify the lookup — read step 3.2 (workshop show 3 2); hints: workshop hint 3.2
 	_ = status
 	// exercise 3.2: end
 	return spec, err
@@ -107,7 +107,7 @@ func (d *dieService) fetch(ctx context.Context, die string) (Die, string, error)
 // errors.As look through every layer, so no error text is ever compared.
 func classify(err error) string {
 	// exercise 3.2: begin
-	// TODO (exercise 3.2): Measure and classify the lookup — see workshop show 3 2, workshop hint 3.2
+	// TODO (exercise 3.2): Measure and classify the lookup — read step 3.2 (workshop show 3 2); hints: workshop hint 3.2
 	return lookupError
 	// exercise 3.2: end
 }

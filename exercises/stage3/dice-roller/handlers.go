@@ -33,7 +33,7 @@ func newServer(cfg config, tel *telemetry.Telemetry) *server {
 		dice: &dieService{
 			baseURL: cfg.dieServiceURL,
 			// exercise 3.4: begin
-			// TODO (exercise 3.4): One trace across three services — see workshop show 3 4, workshop hint 3.4
+			// TODO (exercise 3.4): One trace across three services — read step 3.4 (workshop show 3 4); hints: workshop hint 3.4
 			client: http.DefaultClient,
 			// exercise 3.4: end
 			timeout: cfg.lookupTimeout,
@@ -116,7 +116,7 @@ var errMissingDie = errors.New(`missing query parameter "die"; valid: a die iden
 func (s *server) resolveDie(ctx context.Context, w http.ResponseWriter, die string) (Die, bool) {
 	spec, err := s.dice.lookup(ctx, die)
 	// exercise 3.3: begin
-	// TODO (exercise 3.3): Answer 400 or 503 — see workshop show 3 3, workshop hint 3.3
+	// TODO (exercise 3.3): Answer 400 or 503 — read step 3.3 (workshop show 3 3); hints: workshop hint 3.3
 	// exercise 3.3: end
 	switch {
 	case err == nil:
@@ -127,7 +127,7 @@ func (s *server) resolveDie(ctx context.Context, w http.ResponseWriter, die stri
 		s.log.InfoContext(ctx, "request cancelled during the die lookup", "die_type", die)
 		service.WriteError(w, service.StatusClientClosedRequest, "client closed the request")
 	// exercise 3.3: begin
-	// TODO (exercise 3.3): Answer 400 or 503 — see workshop show 3 3, workshop hint 3.3
+	// TODO (exercise 3.3): Answer 400 or 503 — read step 3.3 (workshop show 3 3); hints: workshop hint 3.3
 	// exercise 3.3: end
 	default:
 		s.log.ErrorContext(ctx, "die lookup failed", "die_type", die, "error", err.Error())

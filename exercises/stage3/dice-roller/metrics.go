@@ -50,7 +50,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}),
 	}
 	// exercise 3.2: begin
-	// TODO (exercise 3.2): Measure and classify the lookup — see workshop show 3 2, workshop hint 3.2
+	// TODO (exercise 3.2): Measure and classify the lookup — read step 3.2 (workshop show 3 2); hints: workshop hint 3.2
 	// exercise 3.2: end
 	return m
 }
@@ -61,6 +61,6 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 // has no list of dice, so this is the first moment they can be created.
 func (m *metrics) dieKnown(die string) {
 	// exercise 3.2: begin
-	// TODO (exercise 3.2): Measure and classify the lookup — see workshop show 3 2, workshop hint 3.2
+	// TODO (exercise 3.2): Measure and classify the lookup — read step 3.2 (workshop show 3 2); hints: workshop hint 3.2
 	// exercise 3.2: end
 }

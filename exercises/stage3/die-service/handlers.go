@@ -25,7 +25,7 @@ type server struct {
 func newServer(catalog Catalog, tel *telemetry.Telemetry) *server {
 	m := newMetrics(tel.Registry)
 	// exercise 3.1: begin
-	// TODO (exercise 3.1): Instrument the die-service — see workshop show 3 1, workshop hint 3.1
+	// TODO (exercise 3.1): Instrument the die-service — read step 3.1 (workshop show 3 1); hints: workshop hint 3.1
 	// exercise 3.1: end
 	return &server{catalog: catalog, tel: tel, log: tel.Logger, metrics: m}
 }
@@ -60,7 +60,7 @@ func (s *server) handleDice(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	if !r.URL.Query().Has("identifier") {
 		// exercise 3.1: begin
-		// TODO (exercise 3.1): Instrument the die-service — see workshop show 3 1, workshop hint 3.1
+		// TODO (exercise 3.1): Instrument the die-service — read step 3.1 (workshop show 3 1); hints: workshop hint 3.1
 		// exercise 3.1: end
 		ids := s.catalog.Identifiers()
 		s.log.InfoContext(ctx, "die list requested", "count", len(ids))
@@ -70,16 +70,16 @@ func (s *server) handleDice(w http.ResponseWriter, r *http.Request) {
 
 	id := r.URL.Query().Get("identifier")
 	// exercise 3.1: begin
-	// TODO (exercise 3.1): Instrument the die-service — see workshop show 3 1, workshop hint 3.1
+	// TODO (exercise 3.1): Instrument the die-service — read step 3.1 (workshop show 3 1); hints: workshop hint 3.1
 	// exercise 3.1: end
 
 	spec, found := s.catalog[id]
 	// exercise 3.1: begin
-	// TODO (exercise 3.1): Instrument the die-service — see workshop show 3 1, workshop hint 3.1
+	// TODO (exercise 3.1): Instrument the die-service — read step 3.1 (workshop show 3 1); hints: workshop hint 3.1
 	// exercise 3.1: end
 	if !found {
 		// exercise 3.1: begin
-		// TODO (exercise 3.1): Instrument the die-service — see workshop show 3 1, workshop hint 3.1
+		// TODO (exercise 3.1): Instrument the die-service — read step 3.1 (workshop show 3 1); hints: workshop hint 3.1
 		// exercise 3.1: end
 		valid := s.catalog.Identifiers()
 		s.log.WarnContext(ctx, "unknown die identifier", "identifier", id)
@@ -91,7 +91,7 @@ func (s *server) handleDice(w http.ResponseWriter, r *http.Request) {
 	}
 
 	// exercise 3.1: begin
-	// TODO (exercise 3.1): Instrument the die-service — see workshop show 3 1, workshop hint 3.1
+	// TODO (exercise 3.1): Instrument the die-service — read step 3.1 (workshop show 3 1); hints: workshop hint 3.1
 	// exercise 3.1: end
 	s.log.InfoContext(ctx, "die specification requested", "identifier", id)
 	service.WriteJSON(w, http.StatusOK, map[string]any{"identifier": id, "specification": spec})

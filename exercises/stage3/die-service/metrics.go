@@ -13,11 +13,11 @@ type metrics struct {
 
 func newMetrics(reg prometheus.Registerer) *metrics {
 	// exercise 3.1: begin
-	// TODO (exercise 3.1): Instrument the die-service — see workshop show 3 1, workshop hint 3.1
+	// TODO (exercise 3.1): Instrument the die-service — read step 3.1 (workshop show 3 1); hints: workshop hint 3.1
 	// exercise 3.1: end
 	return &metrics{
 		// exercise 3.1: begin
-		// TODO (exercise 3.1): Instrument the die-service — see workshop show 3 1, workshop hint 3.1
+		// TODO (exercise 3.1): Instrument the die-service — read step 3.1 (workshop show 3 1); hints: workshop hint 3.1
 		// exercise 3.1: end
 	}
 }

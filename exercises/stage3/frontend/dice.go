@@ -80,7 +80,7 @@ func (c *catalog) fetch(ctx context.Context) ([]string, error) {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	// exercise 3.4: begin
-	// TODO (exercise 3.4): One trace across three services — see workshop show 3 4, workshop hint 3.4
+	// TODO (exercise 3.4): One trace across three services — read step 3.4 (workshop show 3 4); hints: workshop hint 3.4
 	req, err := http.NewRequest(http.MethodGet, c.url+"/dice", nil)
 	// exercise 3.4: end
 	if err != nil {

@@ -18,7 +18,7 @@ func (f *rollFailure) Error() string { return fmt.Sprintf("roll %d: %v", f.index
 // about as long as its slowest roll. The first failed roll cancels the others.
 func (s *server) rollBatch(ctx context.Context, die string, spec Die, times int) ([]int, error) {
 	// exercise 4.1: begin
-	// TODO (exercise 4.1): Roll a batch concurrently — see workshop show 4 1, workshop hint 4.1
+	// TODO (exercise 4.1): Roll a batch concurrently — read step 4.1 (workshop show 4 1); hints: workshop hint 4.1
 	// One roll after the other: the batch takes the sum of the delays.
 	rolls := make([]int, times)
 	for i := range times {
@@ -35,35 +35,35 @@ func (s *server) rollBatch(ctx context.Context, die string, spec Die, times int)
 // rollOne rolls the i-th die of a batch, in a child span of its own.
 func (s *server) rollOne(ctx context.Context, die string, spec Die, i int) (int, error) {
 	// exercise 4.1: begin
-	// TODO (exercise 4.1): Roll a batch concurrently — see workshop show 4 1, workshop hint 4.1
+	// TODO (exercise 4.1): Roll a batch concurrently — read step 4.1 (workshop show 4 1); hints: workshop hint 4.1
 	// exercise 4.1: end
 
 	// exercise 4.4: begin
-	// TODO (exercise 4.4): Metrics for the async batches — see workshop show 4 4, workshop hint 4.4
+	// TODO (exercise 4.4): Metrics for the async batches — read step 4.4 (workshop show 4 4); hints: workshop hint 4.4
 	// exercise 4.4: end
 
 	value, err := s.roller.roll(ctx, spec)
 	if errors.Is(err, errRollFailed) {
 		// exercise 4.4: begin
-		// TODO (exercise 4.4): Metrics for the async batches — see workshop show 4 4, workshop hint 4.4
+		// TODO (exercise 4.4): Metrics for the async batches — read step 4.4 (workshop show 4 4); hints: workshop hint 4.4
 		// exercise 4.4: end
 		// exercise 4.1: begin
-		// TODO (exercise 4.1): Roll a batch concurrently — see workshop show 4 1, workshop hint 4.1
+		// TODO (exercise 4.1): Roll a batch concurrently — read step 4.1 (workshop show 4 1); hints: workshop hint 4.1
 		// exercise 4.1: end
 		return 0, &rollFailure{index: i, err: err}
 	}
 	if err != nil { // cancelled: another roll failed, or the client left
 		// exercise 4.1: begin
-		// TODO (exercise 4.1): Roll a batch concurrently — see workshop show 4 1, workshop hint 4.1
+		// TODO (exercise 4.1): Roll a batch concurrently — read step 4.1 (workshop show 4 1); hints: workshop hint 4.1
 		// exercise 4.1: end
 		return 0, err
 	}
 
 	// exercise 4.4: begin
-	// TODO (exercise 4.4): Metrics for the async batches — see workshop show 4 4, workshop hint 4.4
+	// TODO (exercise 4.4): Metrics for the async batches — read step 4.4 (workshop show 4 4); hints: workshop hint 4.4
 	// exercise 4.4: end
 	// exercise 4.1: begin
-	// TODO (exercise 4.1): Roll a batch concurrently — see workshop show 4 1, workshop hint 4.1
+	// TODO (exercise 4.1): Roll a batch concurrently — read step 4.1 (workshop show 4 1); hints: workshop hint 4.1
 	// exercise 4.1: end
 	s.log.InfoContext(ctx, "async roll completed", "die_type", die, "roll_index", i, "roll_value", value)
 	return value, nil

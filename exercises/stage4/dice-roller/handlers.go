@@ -115,12 +115,12 @@ func (s *server) handleRoll(w http.ResponseWriter, r *http.Request) {
 func (s *server) handleRollAsync(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	// exercise 4.3: begin
-	// TODO (exercise 4.3): Describe the batch on the server span — see workshop show 4 3, workshop hint 4.3
+	// TODO (exercise 4.3): Describe the batch on the server span — read step 4.3 (workshop show 4 3); hints: workshop hint 4.3
 	// exercise 4.3: end
 	q := r.URL.Query()
 	die := q.Get("die")
 	// exercise 4.3: begin
-	// TODO (exercise 4.3): Describe the batch on the server span — see workshop show 4 3, workshop hint 4.3
+	// TODO (exercise 4.3): Describe the batch on the server span — read step 4.3 (workshop show 4 3); hints: workshop hint 4.3
 	// exercise 4.3: end
 
 	// Both parameters are checked before the die-service is asked anything.
@@ -134,7 +134,7 @@ func (s *server) handleRollAsync(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// exercise 4.3: begin
-	// TODO (exercise 4.3): Describe the batch on the server span — see workshop show 4 3, workshop hint 4.3
+	// TODO (exercise 4.3): Describe the batch on the server span — read step 4.3 (workshop show 4 3); hints: workshop hint 4.3
 	// exercise 4.3: end
 
 	spec, ok := s.resolveDie(ctx, w, die)
@@ -143,21 +143,21 @@ func (s *server) handleRollAsync(w http.ResponseWriter, r *http.Request) {
 	}
 	s.log.InfoContext(ctx, "async roll batch started", "die_type", die, "times", times)
 	// exercise 4.4: begin
-	// TODO (exercise 4.4): Metrics for the async batches — see workshop show 4 4, workshop hint 4.4
+	// TODO (exercise 4.4): Metrics for the async batches — read step 4.4 (workshop show 4 4); hints: workshop hint 4.4
 	// exercise 4.4: end
 
 	start := time.Now()
 	rolls, err := s.rollBatch(ctx, die, spec, times)
 	elapsed := time.Since(start)
 	// exercise 4.4: begin
-	// TODO (exercise 4.4): Metrics for the async batches — see workshop show 4 4, workshop hint 4.4
+	// TODO (exercise 4.4): Metrics for the async batches — read step 4.4 (workshop show 4 4); hints: workshop hint 4.4
 	// exercise 4.4: end
 
 	var failed *rollFailure
 	switch {
 	case errors.As(err, &failed):
 		// exercise 4.3: begin
-		// TODO (exercise 4.3): Describe the batch on the server span — see workshop show 4 3, workshop hint 4.3
+		// TODO (exercise 4.3): Describe the batch on the server span — read step 4.3 (workshop show 4 3); hints: workshop hint 4.3
 		// exercise 4.3: end
 		s.log.ErrorContext(ctx, "async roll batch failed", "die_type", die, "times", times,
 			"failed_roll_index", failed.index, "error", failed.err.Error())
@@ -171,7 +171,7 @@ func (s *server) handleRollAsync(w http.ResponseWriter, r *http.Request) {
 			total += v
 		}
 		// exercise 4.3: begin
-		// TODO (exercise 4.3): Describe the batch on the server span — see workshop show 4 3, workshop hint 4.3
+		// TODO (exercise 4.3): Describe the batch on the server span — read step 4.3 (workshop show 4 3); hints: workshop hint 4.3
 		// exercise 4.3: end
 		s.log.InfoContext(ctx, "async roll batch completed", "die_type", die, "times", times,
 			"total", total, "rolls", rolls, "duration_ms", elapsed.Milliseconds())

@@ -55,7 +55,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}),
 
 		// exercise 4.4: begin
-		// TODO (exercise 4.4): Metrics for the async batches — see workshop show 4 4, workshop hint 4.4
+		// TODO (exercise 4.4): Metrics for the async batches — read step 4.4 (workshop show 4 4); hints: workshop hint 4.4
 		// exercise 4.4: end
 	}
 	// A failed lookup is counted under "unknown", whatever the die: these
@@ -75,7 +75,7 @@ func (m *metrics) dieKnown(die string) {
 	for _, result := range []string{resultSuccess, resultError} {
 		m.rolls.WithLabelValues(die, result)
 		// exercise 4.4: begin
-		// TODO (exercise 4.4): Metrics for the async batches — see workshop show 4 4, workshop hint 4.4
+		// TODO (exercise 4.4): Metrics for the async batches — read step 4.4 (workshop show 4 4); hints: workshop hint 4.4
 		// exercise 4.4: end
 	}
 }

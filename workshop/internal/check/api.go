@@ -14,17 +14,21 @@ func checkAPI(o *Observation) error {
 	}
 	for _, name := range names {
 		a, err := o.answer(name)
+		where := pRoll
+		if a != nil && a.Service == "frontend" {
+			where = pRelay
+		}
 		if err != nil {
-			return err
+			return atIfFailure(err, where)
 		}
 		var body struct {
 			Roll *int `json:"roll"`
 		}
 		if a.Status != http.StatusOK || json.Unmarshal(a.Body, &body) != nil || body.Roll == nil {
-			return fail(fmt.Sprintf(`GET %s to answer 200 {"roll": n}`, a.URL), fmt.Sprintf("%d %s", a.Status, short(a.Body)))
+			return fail(fmt.Sprintf(`the %s to answer %s with 200 {"roll": n}`, a.Service, a.Request()), fmt.Sprintf("%d %s", a.Status, short(a.Body))).at(where, pDieLookup)
 		}
 		if *body.Roll < 1 || *body.Roll > 6 {
-			return fail(fmt.Sprintf("a fair die to roll 1..6 on GET %s", a.URL), fmt.Sprintf("%d", *body.Roll))
+			return fail(fmt.Sprintf("a fair die to roll 1..6 on %s", a.Request()), fmt.Sprintf(`{"roll": %d}`, *body.Roll)).at(where)
 		}
 	}
 	if o.Stage < 4 {
@@ -32,7 +36,7 @@ func checkAPI(o *Observation) error {
 	}
 	a, err := o.answer("async")
 	if err != nil {
-		return err
+		return atIfFailure(err, pRollAsync, pBatch)
 	}
 	var batch struct {
 		Total *int  `json:"total"`
@@ -40,66 +44,84 @@ func checkAPI(o *Observation) error {
 		Count *int  `json:"count"`
 	}
 	if a.Status != http.StatusOK || json.Unmarshal(a.Body, &batch) != nil || batch.Total == nil || batch.Count == nil {
-		return fail(fmt.Sprintf(`GET %s to answer 200 {"total", "rolls", "count"}`, a.URL), fmt.Sprintf("%d %s", a.Status, short(a.Body)))
+		return fail(fmt.Sprintf(`the %s to answer %s with 200 {"rolls": [...], "total": sum, "count": n}`, a.Service, a.Request()),
+			fmt.Sprintf("%d %s", a.Status, short(a.Body))).at(pRollAsync, pBatch)
 	}
 	sum := 0
 	for _, r := range batch.Rolls {
 		sum += r
 	}
 	if len(batch.Rolls) != asyncTimes || *batch.Count != asyncTimes || *batch.Total != sum {
-		return fail(fmt.Sprintf("%d rolls, count %d and total their sum", asyncTimes, asyncTimes), short(a.Body))
+		return fail(fmt.Sprintf("%d rolls in \"rolls\", \"count\" %d and \"total\" their sum", asyncTimes, asyncTimes), short(a.Body)).at(pBatch, pRollAsync)
 	}
 	return nil
 }
 
-// badInput is one bad request and what its error must mention.
+// atIfFailure points a *Failure at places; other errors pass as they are.
+func atIfFailure(err error, places ...*place) error {
+	if f, ok := err.(*Failure); ok {
+		return f.at(places...)
+	}
+	return err
+}
+
+// badInput is one bad request, what its error must mention, why it is bad
+// (for the learner) and where it is refused.
 type badInput struct {
 	probe   string
 	status  int
 	mention []string // the error message must contain each (case-insensitive)
+	why     string
+	where   []*place
 }
 
 func checkBadInput(o *Observation) error {
+	unknownDie := "an unknown die is the caller's mistake, so 4xx; a 5xx would say the server failed"
+	if o.has("die-service") {
+		unknownDie += " (503 is for a die-service that cannot answer)"
+	}
+	times := "times must be a whole number from 1 to 20"
 	cases := []badInput{
-		{"missing-die", http.StatusBadRequest, []string{"die"}},
-		{"unknown-die", http.StatusBadRequest, []string{"fair", "risky"}},
-		{"wrong-method", http.StatusMethodNotAllowed, nil},
+		{"missing-die", http.StatusBadRequest, []string{"die"}, "the die parameter is missing", []*place{pRoll}},
+		{"unknown-die", http.StatusBadRequest, []string{"fair", "risky"}, unknownDie, []*place{pResolveDie, pDieLookup}},
+		{"wrong-method", http.StatusMethodNotAllowed, nil, "/roll exists, but only for GET", []*place{pRollerRoutes}},
 	}
 	if o.has("frontend") {
-		cases = append(cases, badInput{"frontend-unknown-die", http.StatusBadRequest, []string{"fair", "risky"}})
+		cases = append(cases, badInput{"frontend-unknown-die", http.StatusBadRequest, []string{"fair", "risky"},
+			"the frontend refuses an unknown die itself, before calling the dice-roller", []*place{pRelay}})
 	}
 	if o.has("die-service") {
-		cases = append(cases, badInput{"unknown-identifier", http.StatusNotFound, []string{"fair", "risky"}})
+		cases = append(cases, badInput{"unknown-identifier", http.StatusNotFound, []string{"fair", "risky"},
+			"no die has that identifier", []*place{pHandleDice}})
 	}
 	if o.Stage >= 4 {
-		cases = append(cases,
-			badInput{"times-missing", http.StatusBadRequest, []string{"1", "20"}},
-			badInput{"times-not-int", http.StatusBadRequest, []string{"1", "20"}},
-			badInput{"times-zero", http.StatusBadRequest, []string{"1", "20"}},
-			badInput{"times-too-big", http.StatusBadRequest, []string{"1", "20"}},
-		)
+		for _, probe := range []string{"times-missing", "times-not-int", "times-zero", "times-too-big"} {
+			cases = append(cases, badInput{probe, http.StatusBadRequest, []string{"1", "20"}, times, []*place{pRollAsync, pParseTimes}})
+		}
 	}
 	for _, c := range cases {
 		a, err := o.answer(c.probe)
 		if err != nil {
-			return err
+			return atIfFailure(err, c.where...)
 		}
 		var body struct {
 			Error string `json:"error"`
 		}
 		decodeErr := json.Unmarshal(a.Body, &body)
 		if a.Status != c.status {
-			return fail(fmt.Sprintf("%s %s to answer %d", a.Method, a.URL, c.status), fmt.Sprintf("%d %s", a.Status, short(a.Body)))
+			return fail(fmt.Sprintf("the %s to answer %s with %d %s: %s", a.Service, a.Request(), c.status, http.StatusText(c.status), c.why),
+				fmt.Sprintf("%d %s", a.Status, short(a.Body))).at(c.where...)
 		}
 		if c.status == http.StatusMethodNotAllowed {
 			continue
 		}
 		if decodeErr != nil || body.Error == "" {
-			return fail(fmt.Sprintf(`%s %s to answer {"error": "..."}`, a.Method, a.URL), short(a.Body))
+			return fail(fmt.Sprintf(`the %s's answer to %s to be JSON {"error": "..."}`, a.Service, a.Request()), short(a.Body)).at(c.where...)
 		}
 		for _, m := range c.mention {
 			if !strings.Contains(strings.ToLower(body.Error), strings.ToLower(m)) {
-				return fail(fmt.Sprintf("the error of %s %s to name the valid values (%s)", a.Method, a.URL, strings.Join(c.mention, ", ")), fmt.Sprintf("%q", body.Error))
+				return fail(fmt.Sprintf("the error of %s to name the valid values (%s)", a.Request(), strings.Join(c.mention, ", ")),
+					fmt.Sprintf("%q", body.Error)).at(c.where...)
 			}
 		}
 	}

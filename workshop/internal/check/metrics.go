@@ -26,7 +26,7 @@ func checkHTTPMetrics(o *Observation) error {
 	for _, service := range o.Services {
 		f, fl := o.wantFamily(service, "http_requests_total", dto.MetricType_COUNTER, "handler", "method", "status")
 		if fl != nil {
-			return fl
+			return fl.at(pHTTPMetrics)
 		}
 		route := "/roll"
 		if service == "die-service" {
@@ -35,17 +35,17 @@ func checkHTTPMetrics(o *Observation) error {
 		for _, v := range labelValues(f, "handler") {
 			if strings.ContainsAny(v, "?=") {
 				return fail("the handler label to be the route pattern (\""+route+"\")",
-					fmt.Sprintf("handler=%q on %s: the raw URL makes one series per query string", v, service))
+					fmt.Sprintf("handler=%q on the %s: the raw URL makes one series per query string", v, service)).at(pHTTPMetrics)
 			}
 		}
-		if series(f, map[string]string{"handler": route, "method": "GET", "status": "2xx"}) == nil {
-			return fail(fmt.Sprintf(`http_requests_total{handler=%q,method="GET",status="2xx"} on %s`, route, service), listSeries(f))
+		if !counted(f, map[string]string{"handler": route, "method": "GET", "status": "2xx"}) {
+			return fail(fmt.Sprintf(`http_requests_total{handler=%q,method="GET",status="2xx"} on the %s to count the probe's requests`, route, service), listSeries(f)).at(pHTTPMetrics)
 		}
 		if fl := closedSet(f, "status", "1xx", "2xx", "3xx", "4xx", "5xx"); fl != nil {
-			return fl
+			return fl.at(pHTTPMetrics)
 		}
 		if _, fl := o.wantFamily(service, "http_request_duration_seconds", dto.MetricType_HISTOGRAM, "handler", "method"); fl != nil {
-			return fl
+			return fl.at(pHTTPMetrics)
 		}
 	}
 	return nil
@@ -54,78 +54,83 @@ func checkHTTPMetrics(o *Observation) error {
 func checkDiceMetrics(o *Observation) error {
 	f, fl := o.wantFamily("dice-roller", "dice_rolls_total", dto.MetricType_COUNTER, "die_type", "result")
 	if fl != nil {
-		return fl
+		return fl.at(pDiceMetrics, pRollMetrics)
 	}
-	if series(f, map[string]string{"die_type": "fair", "result": "success"}) == nil {
-		return fail(`dice_rolls_total{die_type="fair",result="success"} after rolling fair`, listSeries(f))
+	if !counted(f, map[string]string{"die_type": "fair", "result": "success"}) {
+		return fail(`dice_rolls_total{die_type="fair",result="success"} above 0 after a fair roll`, listSeries(f)).at(pRollMetrics)
 	}
 	if fl := closedSet(f, "die_type", dice...); fl != nil {
-		return fl
+		return fl.at(pRollMetrics)
 	}
 	if fl := closedSet(f, "result", "success", "error"); fl != nil {
-		return fl
+		return fl.at(pRollMetrics)
 	}
 	h, fl := o.wantFamily("dice-roller", "dice_roll_value", dto.MetricType_HISTOGRAM, "die_type")
 	if fl != nil {
-		return fl
+		return fl.at(pDiceMetrics, pRollMetrics)
 	}
-	m := series(h, map[string]string{"die_type": "fair"})
-	if m == nil {
-		return fail(`dice_roll_value{die_type="fair"} after rolling fair`, listSeries(h))
+	if !counted(h, map[string]string{"die_type": "fair"}) {
+		return fail(`dice_roll_value{die_type="fair"} to observe the fair roll`, listSeries(h)).at(pRollMetrics)
 	}
-	if b := buckets(m); !slices.Equal(b, []float64{1, 2, 3, 4, 5, 6, 7, 8}) {
-		return fail("dice_roll_value buckets 1, 2, …, 8 (one per face value)", fmt.Sprintf("buckets %v", b))
+	if b := buckets(series(h, map[string]string{"die_type": "fair"})); !slices.Equal(b, []float64{1, 2, 3, 4, 5, 6, 7, 8}) {
+		return fail("dice_roll_value buckets 1, 2, …, 8 (one per face value)", fmt.Sprintf("buckets %v", b)).at(pDiceMetrics)
 	}
-	return nilIfNoFailure(closedSet(h, "die_type", dice...))
+	if fl := closedSet(h, "die_type", dice...); fl != nil {
+		return fl.at(pRollMetrics)
+	}
+	return nil
 }
 
 func checkFrontendMetrics(o *Observation) error {
 	clicks, fl := o.wantFamily("frontend", "frontend_button_clicks_total", dto.MetricType_COUNTER, "die_type")
 	if fl != nil {
-		return fl
+		return fl.at(pFrontendMetrics, pRelay)
 	}
-	if series(clicks, map[string]string{"die_type": "fair"}) == nil {
-		return fail(`frontend_button_clicks_total{die_type="fair"} after a fair roll through the frontend`, listSeries(clicks))
+	if !counted(clicks, map[string]string{"die_type": "fair"}) {
+		return fail(`frontend_button_clicks_total{die_type="fair"} above 0 after a fair roll through the frontend`, listSeries(clicks)).at(pRelay)
 	}
 	if fl := closedSet(clicks, "die_type", dice...); fl != nil {
-		return fl
+		return fl.at(pRelay)
 	}
 	reqs, fl := o.wantFamily("frontend", "frontend_requests_total", dto.MetricType_COUNTER, "die_type", "status_code")
 	if fl != nil {
-		return fl
+		return fl.at(pFrontendMetrics, pRelay)
 	}
-	if series(reqs, map[string]string{"die_type": "fair", "status_code": "200"}) == nil {
-		return fail(`frontend_requests_total{die_type="fair",status_code="200"} (the numeric code as a string)`, listSeries(reqs))
+	if !counted(reqs, map[string]string{"die_type": "fair", "status_code": "200"}) {
+		return fail(`frontend_requests_total{die_type="fair",status_code="200"} above 0 (the numeric code as a string)`, listSeries(reqs)).at(pRelay)
 	}
 	if fl := closedSet(reqs, "die_type", dice...); fl != nil {
-		return fl
+		return fl.at(pRelay)
 	}
-	_, fl = o.wantFamily("frontend", "frontend_request_duration_seconds", dto.MetricType_HISTOGRAM, "die_type")
-	return nilIfNoFailure(fl)
+	if _, fl = o.wantFamily("frontend", "frontend_request_duration_seconds", dto.MetricType_HISTOGRAM, "die_type"); fl != nil {
+		return fl.at(pFrontendMetrics, pRelay)
+	}
+	return nil
 }
 
 func checkDieServiceMetrics(o *Observation) error {
 	f, fl := o.wantFamily("die-service", "die_specifications_requested_total", dto.MetricType_COUNTER, "identifier")
 	if fl != nil {
-		return fl
+		return fl.at(pDieServiceMetrics, pHandleDice)
 	}
 	for _, id := range []string{"fair", "unknown"} {
-		if series(f, map[string]string{"identifier": id}) == nil {
-			return fail(fmt.Sprintf(`die_specifications_requested_total{identifier=%q}`, id), listSeries(f))
+		if !counted(f, map[string]string{"identifier": id}) {
+			return fail(fmt.Sprintf(`die_specifications_requested_total{identifier=%q} above 0 after asking for a %s die`, id, map[string]string{"fair": "fair", "unknown": "no-such-die"}[id]),
+				listSeries(f)).at(pHandleDice)
 		}
 	}
 	if fl := closedSet(f, "identifier", dice...); fl != nil {
-		return fl
+		return fl.at(pHandleDice)
 	}
 	if _, fl := o.wantFamily("die-service", "die_list_requests_total", dto.MetricType_COUNTER); fl != nil {
-		return fl
+		return fl.at(pDieServiceMetrics, pHandleDice)
 	}
 	g, fl := o.wantFamily("die-service", "die_specifications_loaded", dto.MetricType_GAUGE)
 	if fl != nil {
-		return fl
+		return fl.at(pDieServiceMetrics)
 	}
 	if v := g.GetMetric()[0].GetGauge().GetValue(); v != 2 {
-		return fail("die_specifications_loaded 2 (fair and risky)", fmt.Sprint(v))
+		return fail("die_specifications_loaded 2 (fair and risky)", fmt.Sprint(v)).at(pDieServiceMetrics)
 	}
 	return nil
 }
@@ -133,48 +138,54 @@ func checkDieServiceMetrics(o *Observation) error {
 func checkLookupMetrics(o *Observation) error {
 	f, fl := o.wantFamily("dice-roller", "die_service_requests_total", dto.MetricType_COUNTER, "identifier", "status")
 	if fl != nil {
-		return fl
+		return fl.at(pDieLookup)
 	}
-	if series(f, map[string]string{"identifier": "fair", "status": "success"}) == nil {
-		return fail(`die_service_requests_total{identifier="fair",status="success"}`, listSeries(f))
+	if !counted(f, map[string]string{"identifier": "fair", "status": "success"}) {
+		return fail(`die_service_requests_total{identifier="fair",status="success"} above 0 after a fair roll`, listSeries(f)).at(pDieLookup)
 	}
-	if series(f, map[string]string{"identifier": "unknown", "status": "not_found"}) == nil {
-		return fail(`die_service_requests_total{identifier="unknown",status="not_found"} after asking for an unknown die`, listSeries(f))
+	if !counted(f, map[string]string{"identifier": "unknown", "status": "not_found"}) {
+		return fail(`die_service_requests_total{identifier="unknown",status="not_found"} above 0 after asking for an unknown die`, listSeries(f)).at(pDieLookup)
 	}
 	if fl := closedSet(f, "identifier", dice...); fl != nil {
-		return fl
+		return fl.at(pDieLookup)
 	}
 	if fl := closedSet(f, "status", "success", "not_found", "error", "timeout", "unavailable"); fl != nil {
-		return fl
+		return fl.at(pDieLookup)
 	}
-	_, fl = o.wantFamily("dice-roller", "die_service_request_duration_seconds", dto.MetricType_HISTOGRAM)
-	return nilIfNoFailure(fl)
+	if _, fl = o.wantFamily("dice-roller", "die_service_request_duration_seconds", dto.MetricType_HISTOGRAM); fl != nil {
+		return fl.at(pDieLookup)
+	}
+	return nil
 }
 
 func checkAsyncMetrics(o *Observation) error {
+	where := []*place{pAsyncMetrics, pAsyncBornAtZero, pRollOneMetrics, pRollAsyncMetrics}
 	f, fl := o.wantFamily("dice-roller", "async_rolls_total", dto.MetricType_COUNTER, "die_type", "result")
 	if fl != nil {
-		return fl
+		return fl.at(pAsyncMetrics, pRollOneMetrics)
 	}
 	if m := series(f, map[string]string{"die_type": "fair", "result": "success"}); m == nil || m.GetCounter().GetValue() < asyncTimes {
-		return fail(fmt.Sprintf(`async_rolls_total{die_type="fair",result="success"} ≥ %d after a batch of %d`, asyncTimes, asyncTimes), listSeries(f))
+		return fail(fmt.Sprintf(`async_rolls_total{die_type="fair",result="success"} ≥ %d after a batch of %d`, asyncTimes, asyncTimes), listSeries(f)).at(pRollOneMetrics)
 	}
 	h, fl := o.wantFamily("dice-roller", "async_roll_batch_size", dto.MetricType_HISTOGRAM)
 	if fl != nil {
-		return fl
+		return fl.at(pAsyncMetrics, pRollAsyncMetrics)
 	}
 	if b := buckets(h.GetMetric()[0]); !slices.Equal(b, []float64{1, 2, 3, 5, 10, 15, 20}) {
-		return fail("async_roll_batch_size buckets 1, 2, 3, 5, 10, 15, 20", fmt.Sprintf("buckets %v", b))
+		return fail("async_roll_batch_size buckets 1, 2, 3, 5, 10, 15, 20", fmt.Sprintf("buckets %v", b)).at(pAsyncMetrics)
+	}
+	if h.GetMetric()[0].GetHistogram().GetSampleCount() == 0 {
+		return fail("async_roll_batch_size to observe the batch of "+fmt.Sprint(asyncTimes), "no observation").at(pRollAsyncMetrics)
 	}
 	if _, fl := o.wantFamily("dice-roller", "async_roll_duration_seconds", dto.MetricType_HISTOGRAM); fl != nil {
-		return fl
+		return fl.at(pAsyncMetrics, pRollAsyncMetrics)
 	}
 	g, fl := o.wantFamily("dice-roller", "async_rolls_in_progress", dto.MetricType_GAUGE)
 	if fl != nil {
-		return fl
+		return fl.at(where...)
 	}
 	if v := g.GetMetric()[0].GetGauge().GetValue(); v != 0 {
-		return fail("async_rolls_in_progress back to 0 once every batch has answered", fmt.Sprint(v))
+		return fail("async_rolls_in_progress back to 0 once every batch has answered", fmt.Sprint(v)+": a way out of a roll does not lower it").at(pRollOneMetrics)
 	}
 	return nil
 }

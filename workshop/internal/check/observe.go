@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -25,6 +26,7 @@ import (
 // Answer is one probe request and what came back.
 type Answer struct {
 	Name    string // what the probe asked, e.g. "roll fair via frontend"
+	Service string // the service asked
 	Method  string
 	URL     string
 	Status  int
@@ -83,8 +85,8 @@ type prober struct {
 	obs    *Observation
 }
 
-func (p *prober) do(ctx context.Context, name, method, url string) *Answer {
-	a := &Answer{Name: name, Method: method, URL: url, TraceID: randomHex(16), SpanID: randomHex(8)}
+func (p *prober) do(ctx context.Context, name, service, method, url string) *Answer {
+	a := &Answer{Name: name, Service: service, Method: method, URL: url, TraceID: randomHex(16), SpanID: randomHex(8)}
 	p.obs.Answers[name] = a
 	a.Sent = time.Now()
 	defer func() { a.Done = time.Now() }()
@@ -103,6 +105,16 @@ func (p *prober) do(ctx context.Context, name, method, url string) *Answer {
 	a.Status = resp.StatusCode
 	a.Body, a.Err = io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	return a
+}
+
+// Request is the request for people: the method and the path with its
+// query, without the host and its random port.
+func (a *Answer) Request() string {
+	target := a.URL
+	if u, err := url.Parse(a.URL); err == nil {
+		target = u.RequestURI()
+	}
+	return a.Method + " " + target
 }
 
 func randomHex(n int) string {

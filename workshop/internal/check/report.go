@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/go-o11y-workshop/kit/workshop/internal/lesson"
 	"github.com/go-o11y-workshop/kit/workshop/internal/runtime"
 )
 
@@ -20,7 +21,7 @@ const (
 
 // WriteReport prints the report card: one line per check, and under each
 // failure what was expected, what was seen (with the trace when it helps),
-// and the hint with the lesson step to read.
+// where to look in the code, the hint and the lesson step to reread.
 func WriteReport(w io.Writer, r *Result, color bool) {
 	paint := func(code, s string) string {
 		if !color {
@@ -33,29 +34,64 @@ func WriteReport(w io.Writer, r *Result, color bool) {
 		writeSetupFailure(w, r, paint)
 		return
 	}
+	width := 0
 	for _, o := range r.Outcomes {
+		width = max(width, len(o.ID))
+	}
+	const pad = "          "
+	var failing []string
+	for _, o := range r.Outcomes {
+		name := fmt.Sprintf("check %-*s", width, o.ID)
 		if o.Passed {
-			fmt.Fprintf(w, "  %s %-5s %s\n", paint(green, "PASS"), o.ID, o.Title)
+			fmt.Fprintf(w, "  %s  %s  %s\n", paint(green, "PASS"), name, o.Title)
 			continue
 		}
-		fmt.Fprintf(w, "  %s %-5s %s\n", paint(red, "FAIL"), o.ID, o.Title)
+		failing = append(failing, "check "+o.ID)
+		fmt.Fprintf(w, "  %s  %s  %s\n", paint(red, "FAIL"), name, o.Title)
 		if f := o.Failure; f != nil {
-			fmt.Fprintf(w, "             expected: %s\n", f.Expected)
-			fmt.Fprintf(w, "             seen:     %s\n", f.Seen)
+			fmt.Fprintf(w, "%sexpected: %s\n", pad, f.Expected)
+			fmt.Fprintf(w, "%sseen:     %s\n", pad, f.Seen)
 			if f.Trace != "" {
-				fmt.Fprintf(w, "             the trace received:\n%s\n", indent(f.Trace, "           "))
+				fmt.Fprintf(w, "%sthe trace received:\n%s\n", pad, indent(f.Trace, pad))
 			}
 		}
-		fmt.Fprintf(w, "             %s %s\n", paint(yellow, "hint:"), o.Hint)
-		fmt.Fprintf(w, "             %s\n", paint(dim, fmt.Sprintf("read: workshop show %s %s", strings.SplitN(o.Step, ".", 2)[0], o.Step)))
+		for i, line := range whereLines(o.Places()) {
+			label := "where:   "
+			if i > 0 {
+				label = "         "
+			}
+			fmt.Fprintf(w, "%s%s %s\n", pad, label, line)
+		}
+		fmt.Fprintf(w, "%s%s     %s\n", pad, paint(yellow, "hint:"), o.HintText())
+		fmt.Fprintf(w, "%s%s\n", pad, paint(dim, "reread:   "+lesson.StepRef(o.StepToRead())))
 	}
 	fmt.Fprintln(w)
 	summary := fmt.Sprintf("%d/%d checks pass", r.Passed(), len(r.Outcomes))
 	if r.OK() {
 		fmt.Fprintln(w, paint(green, summary+": stage "+fmt.Sprint(r.Stage)+" is done."))
 	} else {
-		fmt.Fprintln(w, paint(red, summary+"."))
+		fmt.Fprintln(w, paint(red, summary+"; failing: "+strings.Join(failing, ", ")+"."))
 	}
+}
+
+// whereLines says where to look, one place a line; the first line naming
+// an exercise says how to get its hints.
+func whereLines(places []Place) []string {
+	var out []string
+	hinted := map[string]bool{}
+	for _, p := range places {
+		line := p.String()
+		switch {
+		case p.Exercise == "":
+		case hinted[p.Exercise]:
+			line += ": exercise " + p.Exercise
+		default:
+			hinted[p.Exercise] = true
+			line += ": " + lesson.ExerciseRef(p.Exercise)
+		}
+		out = append(out, line)
+	}
+	return out
 }
 
 func writeSetupFailure(w io.Writer, r *Result, paint func(string, string) string) {
@@ -82,7 +118,11 @@ func indent(s, prefix string) string {
 	return strings.Join(lines, "\n")
 }
 
-// JSON is the stable machine-readable shape of a result (schema version 1).
+// JSONSchema is the version of the JSON shape. 2: a check's "id" is its
+// key ("async-children"), "where" lists the places to look.
+const JSONSchema = 2
+
+// JSON is the stable machine-readable shape of a result (schema JSONSchema).
 type JSON struct {
 	Schema     int         `json:"schema"`
 	Stage      int         `json:"stage"`
@@ -96,30 +136,31 @@ type JSON struct {
 	Checks     []JSONCheck `json:"checks"`
 }
 
-// JSONCheck is one check in JSON.
+// JSONCheck is one check in JSON. Where, Expected, Seen, Trace and Hint are
+// set only on a failure.
 type JSONCheck struct {
-	ID       string `json:"id"`
-	Key      string `json:"key"`
-	Title    string `json:"title"`
-	Status   string `json:"status"` // "pass" or "fail"
-	Expected string `json:"expected,omitempty"`
-	Seen     string `json:"seen,omitempty"`
-	Trace    string `json:"trace,omitempty"`
-	Hint     string `json:"hint,omitempty"`
-	Step     string `json:"step"`
+	ID       string  `json:"id"` // the check's key
+	Title    string  `json:"title"`
+	Status   string  `json:"status"` // "pass" or "fail"
+	Expected string  `json:"expected,omitempty"`
+	Seen     string  `json:"seen,omitempty"`
+	Trace    string  `json:"trace,omitempty"`
+	Where    []Place `json:"where,omitempty"`
+	Hint     string  `json:"hint,omitempty"`
+	Step     string  `json:"step"` // the lesson step that teaches it
 }
 
 // ToJSON converts a result.
 func (r *Result) ToJSON() JSON {
-	j := JSON{Schema: 1, Stage: r.Stage, Dir: r.Dir, Runtime: r.Runtime, OK: r.OK(), Passed: r.Passed(),
+	j := JSON{Schema: JSONSchema, Stage: r.Stage, Dir: r.Dir, Runtime: r.Runtime, OK: r.OK(), Passed: r.Passed(),
 		Total: len(r.Outcomes), DurationMS: r.Duration.Milliseconds(), Checks: []JSONCheck{}}
 	if r.Setup != nil {
 		j.Setup = r.Setup.Error()
 	}
 	for _, o := range r.Outcomes {
-		c := JSONCheck{ID: o.ID, Key: o.Key, Title: o.Title, Status: "pass", Step: o.Step}
+		c := JSONCheck{ID: o.ID, Title: o.Title, Status: "pass", Step: o.Step}
 		if !o.Passed {
-			c.Status, c.Hint = "fail", o.Hint
+			c.Status, c.Hint, c.Where, c.Step = "fail", o.HintText(), o.Places(), o.StepToRead()
 			if o.Failure != nil {
 				c.Expected, c.Seen, c.Trace = o.Failure.Expected, o.Failure.Seen, o.Failure.Trace
 			}
@@ -127,6 +168,17 @@ func (r *Result) ToJSON() JSON {
 		j.Checks = append(j.Checks, c)
 	}
 	return j
+}
+
+// Failing lists the ids of the checks that failed.
+func (r *Result) Failing() []string {
+	var ids []string
+	for _, o := range r.Outcomes {
+		if !o.Passed {
+			ids = append(ids, o.ID)
+		}
+	}
+	return ids
 }
 
 // WriteJSON prints the result as indented JSON.

@@ -40,6 +40,33 @@ type Outcome struct {
 	Err     string // the failure as one line, also set when Failure is nil
 }
 
+// Places are where to look for a failure: the failure's own places when it
+// names some, else the check's.
+func (o Outcome) Places() []Place {
+	if o.Failure != nil && len(o.Failure.where) > 0 {
+		if ps := resolve(o.Stage, o.Failure.where); len(ps) > 0 {
+			return ps
+		}
+	}
+	return o.Where
+}
+
+// HintText is the hint for this outcome: the failure's own, else the check's.
+func (o Outcome) HintText() string {
+	if o.Failure != nil && o.Failure.hint != "" {
+		return o.Failure.hint
+	}
+	return o.Hint
+}
+
+// StepToRead is the lesson step to reread: the failure's own, else the check's.
+func (o Outcome) StepToRead() string {
+	if o.Failure != nil && o.Failure.step != "" {
+		return o.Failure.step
+	}
+	return o.Step
+}
+
 // Result is a whole check run.
 type Result struct {
 	Stage    int
@@ -165,7 +192,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 
 	// The last request is answered just before SIGTERM: only a flush on
 	// shutdown gets its spans out before the batch timer would.
-	p.do(ctx, "last-roll", http.MethodGet, sys.URL("dice-roller")+"/roll?die=fair")
+	p.do(ctx, "last-roll", "dice-roller", http.MethodGet, sys.URL("dice-roller")+"/roll?die=fair")
 	fmt.Fprintln(progress, "stopping the stage…")
 	stop()
 	lastCtx, cancel := context.WithTimeout(ctx, 3*time.Second)
@@ -240,26 +267,26 @@ func chooseRuntime(ctx context.Context, want string) (string, error) {
 // probe sends the stage's known traffic.
 func probe(ctx context.Context, p *prober, obs *Observation, sys system) {
 	roller := sys.URL("dice-roller")
-	p.do(ctx, "roll", http.MethodGet, roller+"/roll?die=fair")
-	p.do(ctx, "missing-die", http.MethodGet, roller+"/roll")
-	p.do(ctx, "unknown-die", http.MethodGet, roller+"/roll?die=no-such-die")
-	p.do(ctx, "wrong-method", http.MethodPost, roller+"/roll?die=fair")
+	p.do(ctx, "roll", "dice-roller", http.MethodGet, roller+"/roll?die=fair")
+	p.do(ctx, "missing-die", "dice-roller", http.MethodGet, roller+"/roll")
+	p.do(ctx, "unknown-die", "dice-roller", http.MethodGet, roller+"/roll?die=no-such-die")
+	p.do(ctx, "wrong-method", "dice-roller", http.MethodPost, roller+"/roll?die=fair")
 	if obs.has("die-service") {
 		ds := sys.URL("die-service")
-		p.do(ctx, "dice-list", http.MethodGet, ds+"/dice")
-		p.do(ctx, "dice-spec", http.MethodGet, ds+"/dice?identifier=fair")
-		p.do(ctx, "unknown-identifier", http.MethodGet, ds+"/dice?identifier=no-such-die")
+		p.do(ctx, "dice-list", "die-service", http.MethodGet, ds+"/dice")
+		p.do(ctx, "dice-spec", "die-service", http.MethodGet, ds+"/dice?identifier=fair")
+		p.do(ctx, "unknown-identifier", "die-service", http.MethodGet, ds+"/dice?identifier=no-such-die")
 	}
 	if obs.has("frontend") {
 		fe := sys.URL("frontend")
-		p.do(ctx, "page", http.MethodGet, fe+"/")
-		p.do(ctx, "frontend-roll", http.MethodGet, fe+"/roll?die=fair")
-		p.do(ctx, "frontend-unknown-die", http.MethodGet, fe+"/roll?die=no-such-die")
+		p.do(ctx, "page", "frontend", http.MethodGet, fe+"/")
+		p.do(ctx, "frontend-roll", "frontend", http.MethodGet, fe+"/roll?die=fair")
+		p.do(ctx, "frontend-unknown-die", "frontend", http.MethodGet, fe+"/roll?die=no-such-die")
 	}
 	if obs.Stage >= 4 {
-		p.do(ctx, "async", http.MethodGet, sys.URL("frontend")+"/roll-async?die=fair&times="+strconv.Itoa(asyncTimes))
+		p.do(ctx, "async", "frontend", http.MethodGet, sys.URL("frontend")+"/roll-async?die=fair&times="+strconv.Itoa(asyncTimes))
 		for name, times := range map[string]string{"times-missing": "", "times-not-int": "&times=abc", "times-zero": "&times=0", "times-too-big": "&times=21"} {
-			p.do(ctx, name, http.MethodGet, roller+"/roll-async?die=fair"+times)
+			p.do(ctx, name, "dice-roller", http.MethodGet, roller+"/roll-async?die=fair"+times)
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package check
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"slices"
@@ -72,7 +73,7 @@ func failing(res *Result) []string {
 	var keys []string
 	for _, o := range res.Outcomes {
 		if !o.Passed {
-			keys = append(keys, o.Key)
+			keys = append(keys, o.ID)
 		}
 	}
 	return keys
@@ -118,9 +119,12 @@ func TestFixturesFailExactlyTheirCheck(t *testing.T) {
 					require.NotNil(t, o.Failure)
 					assert.NotEmpty(t, o.Failure.Expected)
 					assert.NotEmpty(t, o.Failure.Seen)
-					t.Logf("%s %s\n  expected: %s\n  seen: %s", o.ID, o.Title, o.Failure.Expected, o.Failure.Seen)
+					assert.NotEmpty(t, o.Places(), "check %s says where to look", o.ID)
 				}
 			}
+			var report bytes.Buffer
+			WriteReport(&report, res, false)
+			t.Log(report.String())
 		})
 	}
 }

@@ -58,6 +58,9 @@ func checkServerSpans(o *Observation) error {
 	}
 	sort.Strings(services)
 	for _, service := range services {
+		if f := o.silent(service); f != nil {
+			return f
+		}
 		name := routes[service]
 		spans := o.spansOf(service, name)
 		var server []otlp.Span
@@ -67,31 +70,34 @@ func checkServerSpans(o *Observation) error {
 			}
 		}
 		if len(server) == 0 {
-			return fail(fmt.Sprintf("a server span %q from %s", name, service), o.serverSpanNames(service))
+			return fail(fmt.Sprintf("a server span named %q from the %s", name, service), o.serverSpanNames(service)).at(pTraceRequests, routesOf(service))
 		}
 		route := strings.TrimPrefix(name, "GET ")
 		if f := wantAttrs(server[0],
 			map[string]string{"http.route": "string", "http.request.method": "string", "http.response.status_code": "int"},
 			map[string]any{"http.route": route, "http.request.method": "GET"}); f != nil {
-			return f
+			return f.at(pTraceRequests, routesOf(service))
 		}
 	}
 	return nil
 }
 
 func checkRollSpan(o *Observation) error {
+	if f := o.silent("dice-roller"); f != nil {
+		return f
+	}
 	a := o.Answers["roll"]
 	s, t, ok := o.spanFor("roll", "dice-roller", "GET /roll", "Server")
 	if !ok {
-		return withTrace(fail("the dice-roller's server span GET /roll in the trace of GET "+a.URL, "no such span in that trace"), t)
+		return withTrace(fail("the dice-roller's server span \"GET /roll\" for "+a.Request(), "no such span; "+o.serverSpanNames("dice-roller")), t).at(pTraceRequests)
 	}
 	if f := wantAttrs(s,
 		map[string]string{"die.type": "string", "die.result": "int", "die.error": "bool"},
 		map[string]any{"die.type": "fair", "die.error": false}); f != nil {
-		return f
+		return f.at(pRoll)
 	}
 	if v := s.Attributes["die.result"].(int64); v < 1 || v > 6 {
-		return fail("die.result to be the face rolled (1..6 for fair)", fmt.Sprint(v))
+		return fail("die.result to be the face rolled (1..6 for fair)", fmt.Sprint(v)).at(pRoll)
 	}
 	return nil
 }
@@ -101,9 +107,13 @@ func checkFrontendTrace(o *Observation) error {
 	if a == nil {
 		return fmt.Errorf("the frontend probe was not sent")
 	}
+	if f := o.silent("frontend"); f != nil {
+		return f
+	}
 	server, ok := findSpan(t, "frontend", "GET /roll", "Server")
 	if !ok {
-		return withTrace(fail("the frontend's server span GET /roll to continue the traceparent the CLI sent", o.whereIs("frontend", "GET /roll", a.TraceID)), t)
+		return withTrace(fail("the frontend's server span \"GET /roll\" to continue the trace of the traceparent header the CLI sent",
+			o.whereIs("frontend", "GET /roll", a.TraceID)+": the frontend did not read the header. A propagator reads it, and the global one does nothing until one is set"), t).at(pPropagator)
 	}
 	var client otlp.Span
 	for _, s := range t.Spans {
@@ -112,16 +122,17 @@ func checkFrontendTrace(o *Observation) error {
 		}
 	}
 	if client.SpanID == "" {
-		return withTrace(fail("a client span of the frontend, child of its server span, for the call to the dice-roller",
-			"none: is the HTTP client built with otelhttp.NewTransport, and called with the request's ctx?"), t)
+		return withTrace(fail("a client span of the frontend for its call to the dice-roller, child of its server span",
+			"none: the call is not traced. Its client's transport is not otelhttp's, or the request is made without the incoming request's ctx"), t).at(pHTTPClient, pFrontendGet)
 	}
 	roller, ok := findSpan(t, "dice-roller", "GET /roll", "Server")
 	if !ok {
-		return withTrace(fail("the dice-roller's server span in the frontend's trace (child of the frontend's client span)",
-			o.whereIs("dice-roller", "GET /roll", a.TraceID)+": the traceparent header did not carry the trace (is the global propagator set?)"), t)
+		return withTrace(fail("the dice-roller's server span in the frontend's trace, child of the frontend's client span",
+			o.whereIs("dice-roller", "GET /roll", a.TraceID)+": no traceparent header reached the dice-roller. The client's transport writes it with the global propagator, which does nothing until one is set"), t).at(pPropagator, pHTTPClient)
 	}
 	if roller.ParentSpanID != client.SpanID {
-		return withTrace(fail("the dice-roller's server span to be a child of the frontend's client span", "its parent is "+roller.ParentSpanID), t)
+		return withTrace(fail("the dice-roller's server span to be a child of the frontend's client span",
+			fmt.Sprintf("its parent is %q of the %s", spanByID(t, roller.ParentSpanID).Name, spanByID(t, roller.ParentSpanID).Service)), t).at(pFrontendGet, pHTTPClient)
 	}
 	return nil
 }
@@ -130,25 +141,37 @@ func checkFrontendTrace(o *Observation) error {
 func (o *Observation) whereIs(service, name, traceID string) string {
 	spans := o.spansOf(service, name)
 	if len(spans) == 0 {
-		return fmt.Sprintf("no span %q from %s was received at all", name, service)
+		return fmt.Sprintf("no span %q from the %s was received at all", name, service)
 	}
-	others := 0
+	others, roots := 0, 0
 	for _, s := range spans {
 		if s.TraceID != traceID {
 			others++
+			if s.ParentSpanID == "" {
+				roots++
+			}
 		}
 	}
-	return fmt.Sprintf("%d %q span(s) from %s, in traces of their own", others, name, service)
+	if roots == others {
+		return fmt.Sprintf("%d %q span(s) from the %s, each the root of a trace of its own", others, name, service)
+	}
+	return fmt.Sprintf("%d %q span(s) from the %s, in other traces", others, name, service)
 }
 
 func checkFrontendSpan(o *Observation) error {
+	if f := o.silent("frontend"); f != nil {
+		return f
+	}
 	s, _, ok := o.spanFor("frontend-roll", "frontend", "GET /roll", "Server")
 	if !ok {
-		return fail("the frontend's server span GET /roll", o.serverSpanNames("frontend"))
+		return fail("the frontend's server span \"GET /roll\"", o.serverSpanNames("frontend")).at(pTraceRequests, pFrontendRoutes)
 	}
-	return nilIfNoFailure(wantAttrs(s,
+	if f := wantAttrs(s,
 		map[string]string{"die.type": "string", "backend.status_code": "int", "backend.url": "string"},
-		map[string]any{"die.type": "fair", "backend.status_code": int64(200)}))
+		map[string]any{"die.type": "fair", "backend.status_code": int64(200)}); f != nil {
+		return f.at(pRelaySpan, pCallDiceRoller)
+	}
+	return nil
 }
 
 func checkThreeServiceTrace(o *Observation) error {
@@ -156,22 +179,36 @@ func checkThreeServiceTrace(o *Observation) error {
 	if a == nil {
 		return fmt.Errorf("the frontend probe was not sent")
 	}
+	if f := o.silent("die-service"); f != nil {
+		return f
+	}
 	roller, ok := findSpan(t, "dice-roller", "GET /roll", "Server")
 	if !ok {
-		return withTrace(fail("the dice-roller's server span in the frontend's trace", o.whereIs("dice-roller", "GET /roll", a.TraceID)), t)
+		return withTrace(fail("the dice-roller's server span in the frontend's trace", o.whereIs("dice-roller", "GET /roll", a.TraceID)), t).at(pPropagator, pHTTPClient)
 	}
 	ds, ok := findSpan(t, "die-service", "GET /dice", "Server")
 	if !ok {
-		return withTrace(fail("the die-service's server span GET /dice in the same trace", o.whereIs("die-service", "GET /dice", a.TraceID)), t)
+		return withTrace(fail("the die-service's server span \"GET /dice\" in the same trace, under the dice-roller's lookup",
+			o.whereIs("die-service", "GET /dice", a.TraceID)+": the dice-roller's request to the die-service carried no traceparent header. "+
+				"It is sent by a client whose transport is not otelhttp's, or made without the request's ctx"), t).at(pDieServiceClient, pDieFetch)
 	}
 	parent := spanByID(t, ds.ParentSpanID)
 	if parent.Service != "dice-roller" || parent.Kind != "Client" {
-		return withTrace(fail("the die-service's span to be a child of a client span of the dice-roller", fmt.Sprintf("its parent is %q of %s", parent.Name, parent.Service)), t)
+		return withTrace(fail("the die-service's span to be a child of a client span of the dice-roller",
+			fmt.Sprintf("its parent is %q of %s: the dice-roller's client does not trace its requests (its transport is not otelhttp's)", parent.Name, orNone(parent.Service))), t).at(pDieServiceClient)
 	}
 	if !descends(t, parent, roller.SpanID) {
-		return withTrace(fail("the lookup's client span to descend from the dice-roller's server span", "it does not"), t)
+		return withTrace(fail("the lookup's client span to descend from the dice-roller's server span \"GET /roll\"",
+			"it does not: the request to the die-service is made with a context other than the request's"), t).at(pDieFetch, pDieLookup)
 	}
 	return nil
+}
+
+func orNone(service string) string {
+	if service == "" {
+		return "no service (a span that was not received)"
+	}
+	return "the " + service
 }
 
 func spanByID(t otlp.Trace, id string) otlp.Span {
@@ -198,17 +235,22 @@ func checkDieService(o *Observation) error {
 	if err := checkDieServiceMetrics(o); err != nil {
 		return err
 	}
+	if f := o.silent("die-service"); f != nil {
+		return f
+	}
 	a := o.Answers["dice-spec"]
 	s, t, ok := o.spanFor("dice-spec", "die-service", "GET /dice", "Server")
 	if !ok {
-		return withTrace(fail("the die-service's server span for GET "+a.URL, o.serverSpanNames("die-service")), t)
+		return withTrace(fail("the die-service's server span for "+a.Request(), o.serverSpanNames("die-service")), t).at(pTraceRequests, pDieServiceRoutes)
 	}
 	if f := wantAttrs(s, map[string]string{"die.identifier": "string", "die.found": "bool"},
 		map[string]any{"die.identifier": "fair", "die.found": true}); f != nil {
-		return f
+		return f.at(pHandleDice)
 	}
 	if s, _, ok := o.spanFor("unknown-identifier", "die-service", "GET /dice", "Server"); ok {
-		return nilIfNoFailure(wantAttrs(s, map[string]string{"die.found": "bool"}, map[string]any{"die.found": false}))
+		if f := wantAttrs(s, map[string]string{"die.found": "bool"}, map[string]any{"die.found": false}); f != nil {
+			return f.at(pHandleDice)
+		}
 	}
 	return nil
 }
@@ -220,10 +262,13 @@ func (o *Observation) asyncSpans() (t otlp.Trace, server otlp.Span, rolls []otlp
 	if a == nil {
 		return t, server, nil, fmt.Errorf("the async probe was not sent")
 	}
+	if f := o.silent("dice-roller"); f != nil {
+		return t, server, nil, f
+	}
 	server, t, ok := o.spanFor("async", "dice-roller", "GET /roll-async", "Server")
 	if !ok {
-		return t, server, nil, withTrace(fail("the dice-roller's server span GET /roll-async in the trace of GET "+a.URL,
-			o.whereIs("dice-roller", "GET /roll-async", a.TraceID)), t)
+		return t, server, nil, withTrace(fail("the dice-roller's server span \"GET /roll-async\" in the trace of "+a.Request(),
+			o.whereIs("dice-roller", "GET /roll-async", a.TraceID)), t).at(pPropagator, pHTTPClient)
 	}
 	for _, tr := range o.Store.Traces(0) {
 		for _, s := range tr.Spans {
@@ -235,47 +280,55 @@ func (o *Observation) asyncSpans() (t otlp.Trace, server otlp.Span, rolls []otlp
 	return t, server, rolls, nil
 }
 
+// noRolls is the failure of a batch whose rolls started no span.
+func noRolls(expected string, t otlp.Trace) *Failure {
+	return withTrace(fail(expected, "no async_roll_* span was received at all: the rolls of the batch start no span of their own"), t).at(pRollOne, pBatch)
+}
+
 func checkAsyncChildren(o *Observation) error {
 	t, server, rolls, err := o.asyncSpans()
 	if err != nil {
 		return err
 	}
+	want := fmt.Sprintf("%d spans async_roll_0..async_roll_%d, children of the dice-roller's \"GET /roll-async\" in its trace", asyncTimes, asyncTimes-1)
+	if len(rolls) == 0 {
+		return noRolls(want, t)
+	}
 	var children []otlp.Span
-	orphans, nested := 0, 0
+	orphans, nested, elsewhere := 0, 0, 0
 	for _, s := range rolls {
 		switch {
+		case s.TraceID != server.TraceID && s.ParentSpanID == "":
+			orphans++
 		case s.TraceID != server.TraceID:
-			if s.ParentSpanID == "" {
-				orphans++
-			}
+			elsewhere++
 		case s.ParentSpanID == server.SpanID:
 			children = append(children, s)
 		default:
 			nested++
 		}
 	}
-	want := fmt.Sprintf("%d spans async_roll_0..async_roll_%d, children of GET /roll-async in its trace", asyncTimes, asyncTimes-1)
 	switch {
 	case orphans > 0:
-		return withTrace(fail(want, fmt.Sprintf("%d async_roll_* spans that are roots of traces of their own (the goroutine did not get the request's ctx)", orphans)), t)
+		return withTrace(fail(want, fmt.Sprintf("%d async_roll_* spans that are each the root of a trace of their own: they were started from a context without the request's span (context.Background()?)", orphans)), t).at(pRollOne, pBatch)
 	case nested > 0:
-		return withTrace(fail(want, fmt.Sprintf("%d async_roll_* spans nested under another roll (ctx reassigned in the loop?)", nested)), t)
+		return withTrace(fail(want, fmt.Sprintf("%d async_roll_* spans nested under another roll: each was started from the ctx of the roll before (one ctx variable reassigned across the loop?)", nested)), t).at(pBatch, pRollOne)
 	case len(children) != asyncTimes:
-		return withTrace(fail(want, fmt.Sprintf("%d such children", len(children))), t)
+		return withTrace(fail(want, fmt.Sprintf("%d such children, and %d async_roll_* spans in other traces", len(children), elsewhere)), t).at(pRollOne, pBatch)
 	}
 	names := map[string]bool{}
 	for _, c := range children {
 		names[c.Name] = true
 		if f := wantAttrs(c, map[string]string{"async.roll_index": "int", "die.result": "int", "die.error": "bool"}, nil); f != nil {
-			return f
+			return f.at(pRollOne)
 		}
 		if idx, _ := c.Attributes["async.roll_index"].(int64); c.Name != fmt.Sprintf("async_roll_%d", idx) {
-			return fail("async.roll_index to match the span's name", fmt.Sprintf("%s with async.roll_index %d", c.Name, idx))
+			return fail("async.roll_index to match the span's name", fmt.Sprintf("%s with async.roll_index %d", c.Name, idx)).at(pRollOne)
 		}
 	}
 	for i := range asyncTimes {
 		if !names[fmt.Sprintf("async_roll_%d", i)] {
-			return withTrace(fail(want, fmt.Sprintf("no span async_roll_%d", i)), t)
+			return withTrace(fail(want, fmt.Sprintf("no span async_roll_%d", i)), t).at(pRollOne, pBatch)
 		}
 	}
 	return nil
@@ -296,8 +349,12 @@ func checkAsyncOverlap(o *Observation) error {
 		// Without the rolls in the trace, time the batch by its own spans.
 		mine = rolls
 	}
+	want := fmt.Sprintf("the %d async_roll_* spans of a batch, to see whether its rolls overlap in time", asyncTimes)
+	if len(mine) == 0 {
+		return noRolls(want, t)
+	}
 	if len(mine) < 2 {
-		return withTrace(fail("async_roll_* spans to compare", fmt.Sprintf("%d received", len(mine))), t)
+		return withTrace(fail(want, fmt.Sprintf("%d received", len(mine))), t).at(pBatch)
 	}
 	var sum time.Duration
 	first, last := mine[0].Start, mine[0].End
@@ -316,7 +373,7 @@ func checkAsyncOverlap(o *Observation) error {
 	// uniform delays). Three quarters is far from both.
 	if float64(wall) > 0.75*float64(sum) {
 		return withTrace(fail(fmt.Sprintf("the %d rolls to overlap in time (the batch about as long as its slowest roll)", len(mine)),
-			fmt.Sprintf("the rolls took %s together, one after the other: %s in all", wall.Round(time.Millisecond), sum.Round(time.Millisecond))), t)
+			fmt.Sprintf("the rolls took %s together, one after the other: %s in all", wall.Round(time.Millisecond), sum.Round(time.Millisecond))), t).at(pBatch)
 	}
 	return nil
 }
@@ -329,23 +386,23 @@ func checkAsyncSpan(o *Observation) error {
 	a := o.Answers["async"]
 	var body struct{ Total int }
 	_ = json.Unmarshal(a.Body, &body)
-	return nilIfNoFailure(wantAttrs(server,
+	if f := wantAttrs(server,
 		map[string]string{"async.batch_size": "int", "async.total_result": "int"},
-		map[string]any{"async.batch_size": int64(asyncTimes), "async.total_result": int64(body.Total)}))
-}
-
-func checkFlush(o *Observation) error {
-	if _, _, ok := o.spanFor("last-roll", "dice-roller", "GET /roll", "Server"); !ok {
-		return fail("the span of the request answered just before SIGTERM to arrive during shutdown",
-			"it never arrived: the tracer provider was not shut down (flushed) on exit, or was flushed with an already-cancelled context")
+		map[string]any{"async.batch_size": int64(asyncTimes), "async.total_result": int64(body.Total)}); f != nil {
+		return f.at(pRollAsync)
 	}
 	return nil
 }
 
-// nilIfNoFailure avoids returning a typed nil *Failure as a non-nil error.
-func nilIfNoFailure(f *Failure) error {
-	if f == nil {
-		return nil
+func checkFlush(o *Observation) error {
+	if f := o.silent("dice-roller"); f != nil {
+		f.Expected = "the span of the request answered just before SIGTERM to arrive during shutdown"
+		f.Seen = "no span of the dice-roller arrived at all, before or during shutdown: its tracer provider is not set up (the global one does nothing until SetupOTelSDK installs one), so there is nothing to flush"
+		return f
 	}
-	return f
+	if _, _, ok := o.spanFor("last-roll", "dice-roller", "GET /roll", "Server"); !ok {
+		return fail("the span of the request answered just before SIGTERM to arrive during shutdown",
+			"it never arrived: the tracer provider was not shut down (flushed) on exit, or was flushed with an already-cancelled context").at(pSDK, pShutdown)
+	}
+	return nil
 }

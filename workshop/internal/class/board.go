@@ -201,10 +201,10 @@ func buildBoard(learners []entry, now time.Time, sortBy, step string, exercises 
 		// in their newest result, if it came recently.
 		if r, ok := l.Results[l.Stage]; ok && now.Sub(r.Received) <= recentWindow {
 			if c, failed := failing(r.Result); failed {
-				f := failures[c.Key]
+				f := failures[c.ID]
 				if f == nil {
-					f = &FailureCount{Key: c.Key, Title: c.Title, Step: c.Step}
-					failures[c.Key] = f
+					f = &FailureCount{Key: c.ID, Title: c.Title, Step: c.Step}
+					failures[c.ID] = f
 				}
 				f.Count++
 			}
@@ -303,7 +303,7 @@ func cellOf(stage int, r Stored, ok bool) Cell {
 	default:
 		c.State, c.Text = "fail", fmt.Sprintf("%d/%d", res.Passed, res.Total)
 		if f, failed := failing(res); failed {
-			c.Title = fmt.Sprintf("check %s fails: %s (step %s)", f.Key, f.Title, f.Step)
+			c.Title = fmt.Sprintf("check %s fails: %s (step %s)", f.ID, f.Title, f.Step)
 		}
 	}
 	c.Title += " · checked " + r.CheckedAt.Local().Format("15:04")

@@ -87,7 +87,7 @@ func TestTimeOnTheCurrentStep(t *testing.T) {
 	assert.True(t, row().Stuck)
 
 	// A build failure says nothing of the step: the clock runs on.
-	post([]byte(`{"schema":1,"stage":4,"setup_error":"dice-roller does not build:\nbatch.go:12: undefined: g"}`), 0)
+	post([]byte(`{"schema":2,"stage":4,"setup_error":"dice-roller does not build:\nbatch.go:12: undefined: g"}`), 0)
 	clk.add(time.Minute)
 	assert.Equal(t, "step 4.2, and now the stage does not build or start", row().Position)
 	assert.Equal(t, 10*time.Minute, row().OnStep)

@@ -46,7 +46,7 @@ func seedRoom(t *testing.T, tc *testClass, clk *clock) map[string]JoinResponse {
 				require.Equal(t, http.StatusOK, tc.post(t, joined[n].Token, simulatedStage(stage, len(catalogs[stage])), 40*time.Minute).status)
 			}
 			require.Equal(t, http.StatusOK, tc.post(t, joined[n].Token,
-				[]byte(`{"schema":1,"stage":4,"setup_error":"dice-roller does not build:\nbatch.go:31: undefined: errgroup"}`), time.Duration(i)*time.Minute).status)
+				[]byte(`{"schema":2,"stage":4,"setup_error":"dice-roller does not build:\nbatch.go:31: undefined: errgroup"}`), time.Duration(i)*time.Minute).status)
 			continue
 		}
 		last := 4 - i%3/2 // most are on stage 4, some still on 3
@@ -66,9 +66,9 @@ func seedRoom(t *testing.T, tc *testClass, clk *clock) map[string]JoinResponse {
 // firstFailing; beyond, some of the checks the stage itself teaches fail.
 func simulatedStage(stage int, firstFailing int) []byte {
 	catalog := check.Catalog(stage)
-	j := check.JSON{Schema: 1, Stage: stage, Dir: "exercises", Runtime: "local", DurationMS: 4200, Checks: []check.JSONCheck{}}
+	j := check.JSON{Schema: check.JSONSchema, Stage: stage, Dir: "exercises", Runtime: "local", DurationMS: 4200, Checks: []check.JSONCheck{}}
 	for k, c := range catalog {
-		jc := check.JSONCheck{ID: c.ID, Key: c.Key, Title: c.Title, Status: "pass", Step: c.Step}
+		jc := check.JSONCheck{ID: c.ID, Title: c.Title, Status: "pass", Step: c.Step}
 		if k >= firstFailing && (k == firstFailing || k%2 == 0) && stageOfStep(c.Step) == stage {
 			jc.Status, jc.Hint, jc.Expected, jc.Seen = "fail", c.Hint, "what the lesson asks", "what the learner's code did"
 		}

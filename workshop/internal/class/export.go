@@ -55,7 +55,7 @@ func exportRows(learners []entry, now time.Time) []ExportRow {
 			st := ExportStage{Passed: r.Result.Passed, Total: r.Result.Total, OK: r.Result.OK,
 				Error: firstLine(r.Result.Setup), CheckedAt: r.CheckedAt}
 			if c, failed := failing(r.Result); failed {
-				st.FirstFailing = c.Key
+				st.FirstFailing = c.ID
 			}
 			row.Stages[strconv.Itoa(n)] = st
 		}

@@ -126,11 +126,11 @@ func (tc *testClass) post(t *testing.T, token string, result []byte, age time.Du
 // result is a check JSON of stage n: the checks are "key@step" and pass,
 // or "!key@step" and fail.
 func result(n int, checks ...string) []byte {
-	j := check.JSON{Schema: 1, Stage: n, Dir: "exercises/stage" + string(rune('0'+n)), Runtime: "local", DurationMS: 3200, Checks: []check.JSONCheck{}}
-	for i, c := range checks {
+	j := check.JSON{Schema: check.JSONSchema, Stage: n, Dir: "exercises/stage" + string(rune('0'+n)), Runtime: "local", DurationMS: 3200, Checks: []check.JSONCheck{}}
+	for _, c := range checks {
 		failed := strings.HasPrefix(c, "!")
 		key, step, _ := strings.Cut(strings.TrimPrefix(c, "!"), "@")
-		jc := check.JSONCheck{ID: step + "." + string(rune('a'+i)), Key: key, Title: "Title of " + key, Status: "pass", Step: step}
+		jc := check.JSONCheck{ID: key, Title: "Title of " + key, Status: "pass", Step: step}
 		if failed {
 			jc.Status, jc.Expected, jc.Seen, jc.Hint = "fail", "what "+key+" wants", "what was seen", "the hint of "+key
 		}

@@ -212,10 +212,10 @@ func exportOnce(ctx context.Context, client *http.Client, m *Membership, spans i
 // simulatedResult is a stage-4 check result in which the learner gets one
 // check further every round.
 func simulatedResult(catalog []check.Check, learner, round int) []byte {
-	j := check.JSON{Schema: 1, Stage: 4, Dir: "exercises/stage4", Runtime: "local", DurationMS: 4700, Checks: []check.JSONCheck{}}
+	j := check.JSON{Schema: check.JSONSchema, Stage: 4, Dir: "exercises/stage4", Runtime: "local", DurationMS: 4700, Checks: []check.JSONCheck{}}
 	firstFailing := (learner + round) % (len(catalog) + 1) // len(catalog): all pass
 	for k, c := range catalog {
-		jc := check.JSONCheck{ID: c.ID, Key: c.Key, Title: c.Title, Status: "pass", Step: c.Step}
+		jc := check.JSONCheck{ID: c.ID, Title: c.Title, Status: "pass", Step: c.Step}
 		if k >= firstFailing && (k == firstFailing || (learner+k)%3 == 0) {
 			jc.Status, jc.Hint = "fail", c.Hint
 			jc.Expected, jc.Seen = "five async_roll_N spans, children of GET /roll-async", "async_roll_1 … async_roll_5 with no parent (a new trace each)"

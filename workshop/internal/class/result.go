@@ -26,6 +26,7 @@ const (
 	maxChecks      = 100       // checks in one result
 	maxShort       = 200       // titles, keys, ids, steps, runtime, dir (bytes)
 	maxLong        = 2000      // expected, seen, hint
+	maxPlaces      = 8         // places to look, per check
 	maxTrace       = 8000      // a received trace, a setup error
 )
 
@@ -57,6 +58,9 @@ func DecodeResult(raw []byte) (Result, error) {
 	if r.Schema < 1 {
 		return Result{}, errors.New("the result has no schema version: post the output of workshop check N --json")
 	}
+	if r.Schema != check.JSONSchema {
+		return Result{}, fmt.Errorf("the result is in schema %d; this board reads schema %d: update your checkout of the kit (git pull)", r.Schema, check.JSONSchema)
+	}
 	if _, err := repo.ParseStage(fmt.Sprint(r.Stage)); err != nil {
 		return Result{}, fmt.Errorf("the result's stage: %v", err)
 	}
@@ -73,22 +77,30 @@ func DecodeResult(raw []byte) (Result, error) {
 	for i := range r.Checks {
 		c := &r.Checks[i]
 		c.ID = clean(c.ID, maxShort, false)
-		c.Key = clean(c.Key, maxShort, false)
 		c.Title = clean(c.Title, maxShort, false)
 		c.Step = clean(c.Step, maxShort, false)
 		c.Expected = clean(c.Expected, maxLong, true)
 		c.Seen = clean(c.Seen, maxLong, true)
 		c.Hint = clean(c.Hint, maxLong, true)
 		c.Trace = clean(c.Trace, maxTrace, true)
-		if c.Key == "" {
-			return Result{}, fmt.Errorf("check %d of the result has no key", i+1)
+		if c.ID == "" {
+			return Result{}, fmt.Errorf("check %d of the result has no id", i+1)
+		}
+		if len(c.Where) > maxPlaces {
+			c.Where = c.Where[:maxPlaces]
+		}
+		for j := range c.Where {
+			p := &c.Where[j]
+			p.File = clean(p.File, maxShort, false)
+			p.Func = clean(p.Func, maxShort, false)
+			p.Exercise = clean(p.Exercise, maxShort, false)
 		}
 		switch c.Status {
 		case "pass":
 			passed++
 		case "fail":
 		default:
-			return Result{}, fmt.Errorf("check %s has status %q; want pass or fail", c.Key, clean(c.Status, 20, false))
+			return Result{}, fmt.Errorf("check %s has status %q; want pass or fail", c.ID, clean(c.Status, 20, false))
 		}
 	}
 	// The counts are recomputed, not trusted.
@@ -135,7 +147,7 @@ func Report(r Result) string {
 		res.Setup = setupError(r.Setup)
 	}
 	for _, c := range r.Checks {
-		o := check.Outcome{Check: check.Check{ID: c.ID, Key: c.Key, Title: c.Title, Step: c.Step, Hint: c.Hint},
+		o := check.Outcome{Check: check.Check{ID: c.ID, Stage: r.Stage, Title: c.Title, Step: c.Step, Hint: c.Hint, Where: c.Where},
 			Passed: c.Status == "pass"}
 		if !o.Passed {
 			o.Failure = &check.Failure{Expected: c.Expected, Seen: c.Seen, Trace: c.Trace}

@@ -146,12 +146,13 @@ func TestMalformedAndOversizedResultsAreRefused(t *testing.T) {
 		{"no result", `{"age_ms": 5}`, http.StatusBadRequest, "not check JSON"},
 		{"a string result", `{"result": "pass"}`, http.StatusBadRequest, "not check JSON"},
 		{"no schema", `{"result": {"stage": 1, "checks": [{"key": "api", "status": "pass"}]}}`, http.StatusBadRequest, "no schema version"},
-		{"no such stage", `{"result": {"schema": 1, "stage": 9, "checks": [{"key": "api", "status": "pass"}]}}`, http.StatusBadRequest, "no stage 9"},
-		{"a status that is neither", `{"result": {"schema": 1, "stage": 1, "checks": [{"key": "api", "status": "maybe"}]}}`, http.StatusBadRequest, `status "maybe"`},
-		{"a check without its key", `{"result": {"schema": 1, "stage": 1, "checks": [{"id": "1.1", "status": "pass"}]}}`, http.StatusBadRequest, "has no key"},
-		{"nothing at all", `{"result": {"schema": 1, "stage": 1, "checks": []}}`, http.StatusBadRequest, "neither checks nor a setup error"},
+		{"an older schema", `{"result": {"schema": 1, "stage": 1, "checks": [{"id": "1.1", "key": "api", "status": "pass"}]}}`, http.StatusBadRequest, "update your checkout"},
+		{"no such stage", `{"result": {"schema": 2, "stage": 9, "checks": [{"key": "api", "status": "pass"}]}}`, http.StatusBadRequest, "no stage 9"},
+		{"a status that is neither", `{"result": {"schema": 2, "stage": 1, "checks": [{"id": "api", "status": "maybe"}]}}`, http.StatusBadRequest, `status "maybe"`},
+		{"a check without its id", `{"result": {"schema": 2, "stage": 1, "checks": [{"title": "The API answers", "status": "pass"}]}}`, http.StatusBadRequest, "has no id"},
+		{"nothing at all", `{"result": {"schema": 2, "stage": 1, "checks": []}}`, http.StatusBadRequest, "neither checks nor a setup error"},
 		{"too many checks", `{"result": ` + string(result(1, many...)) + `}`, http.StatusBadRequest, "at most 100"},
-		{"too large", `{"result": {"schema": 1, "stage": 1, "setup_error": "` + strings.Repeat("x", MaxResultBytes+2048) + `"}}`, http.StatusRequestEntityTooLarge, "larger than"},
+		{"too large", `{"result": {"schema": 2, "stage": 1, "setup_error": "` + strings.Repeat("x", MaxResultBytes+2048) + `"}}`, http.StatusRequestEntityTooLarge, "larger than"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -391,7 +392,7 @@ func TestPages(t *testing.T) {
 	assert.NotContains(t, tc.get(t, "/join").body, tc.Code())
 	report := tc.get(t, "/learners/sam")
 	assert.Equal(t, http.StatusOK, report.status)
-	assert.Contains(t, report.body, "FAIL 4.2.b Title of async-children")
+	assert.Contains(t, report.body, "FAIL  check async-children  Title of async-children")
 	assert.Contains(t, tc.get(t, "/learners/sam?stage=2").body, "No result of stage 2 from Sam yet")
 	assert.Equal(t, http.StatusNotFound, tc.get(t, "/learners/nobody").status)
 	assert.Equal(t, http.StatusNotFound, tc.get(t, "/learners/nobody/telemetry/").status)

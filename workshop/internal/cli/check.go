@@ -19,7 +19,7 @@ import (
 func runCheck(env *Env, args []string) error {
 	fs := newFlags(env, "check", "N [DIR] [--runtime docker|local|auto] [--json]")
 	rt := fs.String("runtime", "auto", "how to run the stage: docker, local, or auto (docker when an engine answers)")
-	asJSON := fs.Bool("json", false, "print the result as JSON (schema 1)")
+	asJSON := fs.Bool("json", false, fmt.Sprintf("print the result as JSON (schema %d, see README)", check.JSONSchema))
 	rest, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -106,7 +106,7 @@ func saveResult(root string, n int, dir string, res *check.Result) {
 	if err != nil {
 		rel = dir
 	}
-	st.Checks[strconv.Itoa(n)] = state.CheckResult{Dir: rel, Passed: res.Passed(), Total: len(res.Outcomes), At: time.Now().UTC()}
+	st.Checks[strconv.Itoa(n)] = state.CheckResult{Dir: rel, Passed: res.Passed(), Total: len(res.Outcomes), At: time.Now().UTC(), Failing: res.Failing()}
 	_ = st.Save(root)
 }
 

@@ -3,6 +3,7 @@ package cli
 import (
 	"encoding/csv"
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/go-o11y-workshop/kit/workshop/internal/breaks"
 	"github.com/go-o11y-workshop/kit/workshop/internal/repo"
+	"github.com/go-o11y-workshop/kit/workshop/internal/state"
 )
 
 func TestCheckUsageErrors(t *testing.T) {
@@ -74,7 +76,7 @@ func TestCheckRunsTheStageAndRemembersTheResult(t *testing.T) {
 
 	code, out, stderr := run(t, root, "check", "1", "--runtime", "local")
 	require.Equal(t, 0, code, stderr+out)
-	assert.Contains(t, out, "PASS 1.1")
+	assert.Contains(t, out, "PASS  check api ")
 	assert.Contains(t, out, "checks pass: stage 1 is done.")
 
 	code, out, _ = run(t, root, "check", "1", "--runtime", "local", "--json")
@@ -86,11 +88,27 @@ func TestCheckRunsTheStageAndRemembersTheResult(t *testing.T) {
 	}
 	require.NoError(t, json.Unmarshal([]byte(out), &res))
 	assert.True(t, res.OK)
-	assert.Equal(t, 1, res.Schema)
-	assert.Equal(t, "1.1", res.Checks[0].ID)
+	assert.Equal(t, 2, res.Schema)
+	assert.Equal(t, "api", res.Checks[0].ID)
 
 	_, out, _ = run(t, root, "list")
 	assert.Regexp(t, `Stage 1 .*\[passes: \d+/\d+ checks,`, out)
+
+	// A failing check is remembered by its id, and `workshop list` names it.
+	brk, err := breaks.Find("no-flush")
+	require.NoError(t, err)
+	require.NoError(t, os.RemoveAll(repo.ExerciseDir(root, 1)))
+	require.NoError(t, breaks.Apply(repo.StageDir(realRoot(t), 1), repo.ExerciseDir(root, 1), brk, 1))
+	code, out, _ = run(t, root, "check", "1", "--runtime", "local")
+	require.Equal(t, 1, code, out)
+	assert.Contains(t, out, "FAIL  check flush ")
+	assert.Contains(t, out, "where:    internal/telemetry/otel.go, SetupOTelSDK: exercise 1.1 (workshop hint 1.1)")
+	assert.Contains(t, out, "reread:   step 1.1 (workshop show 1 1)")
+	st, err := state.Load(root)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"flush"}, st.Checks["1"].Failing)
+	_, out, _ = run(t, root, "list")
+	assert.Contains(t, out, "failing: check flush (step 1.1)")
 }
 
 // TestGradeTablesAClass grades two learners: one with the reference, one
@@ -110,9 +128,27 @@ func TestGradeTablesAClass(t *testing.T) {
 	rows, err := csv.NewReader(strings.NewReader(out)).ReadAll()
 	require.NoError(t, err)
 	require.Len(t, rows, 3)
-	assert.Equal(t, []string{"learner", "stage1_passed", "stage1_total"}, rows[0])
+	assert.Equal(t, []string{"learner", "stage1_passed", "stage1_total", "stage1_failing"}, rows[0])
 	assert.Equal(t, "ada", rows[1][0])
 	assert.Equal(t, rows[1][2], rows[1][1], "the reference passes every check")
+	assert.Empty(t, rows[1][3])
 	assert.Equal(t, "bob", rows[2][0])
 	assert.NotEqual(t, rows[2][2], rows[2][1], "the broken copy fails a check")
+	assert.Equal(t, "logs-trace", rows[2][3], "named by its id")
+
+	code, out, stderr = run(t, class, "grade", good, bad, "--stage", "1", "--runtime", "local")
+	require.Equal(t, 0, code, stderr)
+	assert.Contains(t, out, "    stage 1 fails: check logs-trace\n")
+
+	code, out, stderr = run(t, class, "grade", bad, "--stage", "1", "--runtime", "local", "--json")
+	require.Equal(t, 0, code, stderr)
+	var rowsJSON []struct {
+		Learner string
+		Stages  map[string]struct {
+			Passed, Total int
+			Failing       []string
+		}
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &rowsJSON))
+	assert.Equal(t, []string{"logs-trace"}, rowsJSON[0].Stages["1"].Failing)
 }

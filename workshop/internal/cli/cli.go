@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/go-o11y-workshop/kit/workshop/internal/lesson"
@@ -29,8 +30,51 @@ type Env struct {
 // color reports whether output may carry ANSI colours.
 func (e *Env) color() bool { return e.Terminal && os.Getenv("NO_COLOR") == "" }
 
-func (e *Env) output(style string) lesson.Output {
-	return lesson.Output{Terminal: e.Terminal, Width: e.Width, Style: style}
+// output is how markdown is rendered for this environment: style as given
+// (or chosen), prose wrapped at width (the --width flag, 0 when not given).
+func (e *Env) output(style string, width int) lesson.Output {
+	return lesson.Output{Terminal: e.Terminal, Width: e.proseWidth(width), Style: style}
+}
+
+// proseWidth is the width rendered prose wraps at: --width, else the
+// terminal's, else COLUMNS (a pipe has no width of its own), else 0 (the
+// renderer's default).
+func (e *Env) proseWidth(flag int) int {
+	if flag > 0 {
+		return flag
+	}
+	if e.Terminal && e.Width > 0 {
+		return e.Width
+	}
+	if n, err := strconv.Atoi(os.Getenv("COLUMNS")); err == nil && n > 0 {
+		return n
+	}
+	return 0
+}
+
+// renderFlags are the flags of every verb that renders markdown.
+type renderFlags struct {
+	style *string
+	width *int
+}
+
+func addRenderFlags(fs *flag.FlagSet) renderFlags {
+	return renderFlags{
+		style: fs.String("style", "", "rendering style: "+strings.Join(lesson.Styles, ", ")+" (default: from the terminal)"),
+		width: fs.Int("width", 0, "wrap prose at this many columns (default: the terminal's width, or $COLUMNS); code is never wrapped"),
+	}
+}
+
+// output checks the flags and says how to render.
+func (r renderFlags) output(env *Env) (lesson.Output, error) {
+	if *r.width != 0 && *r.width < lesson.MinWidth {
+		return lesson.Output{}, usagef("--width %d is too narrow; at least %d", *r.width, lesson.MinWidth)
+	}
+	o := env.output(*r.style, *r.width)
+	if _, err := lesson.ChooseStyle(o); err != nil {
+		return lesson.Output{}, usageError{err.Error()}
+	}
+	return o, nil
 }
 
 func (e *Env) root() (string, error) { return repo.Root(e.Dir) }

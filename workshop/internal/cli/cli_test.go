@@ -10,8 +10,11 @@ import (
 	"strings"
 	"testing"
 
+	xansi "github.com/charmbracelet/x/ansi"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/go-o11y-workshop/kit/workshop/internal/lesson"
 )
 
 // fixtureRepo writes a small workshop checkout: four stages, each with a
@@ -36,7 +39,7 @@ func fixtureRepo(t *testing.T) string {
 		write(dir+"app/main_test.go", fmt.Sprintf("package main\n// test %d\n", n))
 		write(dir+"lesson/00-overview.md", fmt.Sprintf("# Stage %d overview\n\nThis stage teaches **spans**.\n", n))
 		write(dir+"lesson/01-first.md", fmt.Sprintf("# Step %d.1\n\nWrite `code`.\n", n))
-		write(dir+"lesson/02-second.md", fmt.Sprintf("# Step %d.2\n\nMore.\n", n))
+		write(dir+"lesson/02-second.md", fmt.Sprintf("# Step %d.2\n\n%s\n\n```go\n%s\n```\n\nMore **prose**.\n", n, longProse, longCodeLine))
 		write(dir+"lesson/lesson.toml", fmt.Sprintf(`stage = %[1]d
 title = "Stage %[1]d title"
 summary = "What stage %[1]d adds."
@@ -52,6 +55,7 @@ exercise = "%[1]d.1"
 id = "%[1]d.2"
 title = "Second step"
 file = "02-second.md"
+checks = ["api", "flush"]
 
 [[exercises]]
 id = "%[1]d.1"
@@ -59,12 +63,20 @@ step = "%[1]d.1"
 title = "Do the thing"
 files = ["app/main.go"]
 goal = "Write it."
-hints = ["first hint %[1]d", "second hint %[1]d", "third hint %[1]d"]
+hints = ["first hint %[1]d", "second hint %[1]d", '''third hint %[1]d:
+
+`+"```go\n%[2]s\n```"+`''']
 tests = ["app/TestThing", "internal/x/TestOther", "app/TestMore"]
-`, n))
+`, n, longCodeLine))
 	}
 	return root
 }
+
+// A line of code and a paragraph longer than any terminal in the tests.
+const (
+	longCodeLine = `ctx, span := s.tracer.Start(ctx, fmt.Sprintf("async_roll_%d", i), trace.WithAttributes(attribute.Int("async.roll_index", i)))`
+	longProse    = "This paragraph of the lesson is long enough to be wrapped at any width a test asks for, and it says nothing more than that."
+)
 
 func run(t *testing.T, dir string, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
@@ -131,21 +143,50 @@ func TestListShowsStepsAndProgress(t *testing.T) {
 	require.Equal(t, 0, code)
 	assert.Contains(t, out, "Progress [....................] 0/4 stages pass")
 	assert.Contains(t, out, "Stage 3  Stage 3 title  [not checked yet]")
-	assert.Contains(t, out, "3.1   First step  (exercise 3.1)")
+	assert.Contains(t, out, "  step 3.1  First step  (exercise 3.1)\n")
 
-	// A saved check result shows up, and passing stages fill the bar.
-	require.NoError(t, os.MkdirAll(filepath.Join(root, ".workshop"), 0o755))
-	require.NoError(t, os.WriteFile(filepath.Join(root, ".workshop", "state.json"), []byte(`{
+	// A saved check result shows up, and passing stages fill the bar. The
+	// failing checks of a stage are named by their ids, with their steps;
+	// ids the catalog does not know are skipped.
+	writeState(t, root, `{
   "checks": {
     "1": {"dir": "exercises/stage1", "passed": 9, "total": 9, "at": "2026-11-24T10:00:00Z"},
-    "2": {"dir": "exercises/stage2", "passed": 4, "total": 9, "at": "2026-11-24T10:05:00Z"}
+    "2": {"dir": "exercises/stage2", "passed": 10, "total": 12, "at": "2026-11-24T10:05:00Z", "failing": ["frontend-trace", "4.16", "frontend-span"]}
   }
-}`), 0o644))
+}`)
 	_, out, _ = run(t, root, "list")
 	assert.Contains(t, out, "Progress [#####...............] 1/4 stages pass")
 	assert.Contains(t, out, "[passes: 9/9 checks,")
-	assert.Contains(t, out, "[4/9 checks pass,")
+	assert.Contains(t, out, "[10/12 checks pass,")
+	assert.Contains(t, out, "  failing: check frontend-trace (step 2.3), check frontend-span (step 2.4)\n")
+	assert.NotContains(t, out, "4.16")
 	assert.NotContains(t, out, "\x1b[", "no colour when not a terminal")
+}
+
+// TestOldStateFiles: a state file written by an earlier version (no failing
+// ids) is read by every verb that reads it.
+func TestOldStateFiles(t *testing.T) {
+	root := fixtureRepo(t)
+	writeState(t, root, `{
+  "checks": {"4": {"dir": "exercises/stage4", "passed": 15, "total": 19, "at": "2026-11-24T10:00:00Z"}},
+  "hints": {"4.1": 1}
+}`)
+	code, out, stderr := run(t, root, "list")
+	require.Equal(t, 0, code, stderr)
+	assert.Contains(t, out, "[15/19 checks pass,")
+	assert.Contains(t, out, "which checks fail: run workshop check 4 again")
+	code, out, stderr = run(t, root, "hint", "4.1")
+	require.Equal(t, 0, code, stderr)
+	assert.Contains(t, out, "Hint 2 of 3:")
+	code, _, stderr = run(t, root, "solution", "4.1", "--yes")
+	assert.NotContains(t, stderr, "state", "the solution verb reads it too")
+	assert.Contains(t, []int{0, 1}, code)
+}
+
+func writeState(t *testing.T, root, content string) {
+	t.Helper()
+	require.NoError(t, os.MkdirAll(filepath.Join(root, ".workshop"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(root, ".workshop", "state.json"), []byte(content), 0o644))
 }
 
 func TestShowRendersPlainWhenNotATerminal(t *testing.T) {
@@ -153,17 +194,63 @@ func TestShowRendersPlainWhenNotATerminal(t *testing.T) {
 	code, out, _ := run(t, root, "show", "2")
 	require.Equal(t, 0, code)
 	assert.Contains(t, out, "Stage 2 overview")
-	assert.Contains(t, out, "Next: workshop show 2 2.1")
+	assert.Contains(t, out, "Next: step 2.1 (workshop show 2 1)")
 	assert.NotContains(t, out, "\x1b[", "plain text has no escape codes")
-	assert.NotContains(t, out, "teaches **spans**.   ", "plain text is not padded to the wrap width")
+	assert.NotContains(t, out, "teaches spans.   ", "plain text is not padded to the wrap width")
+	assert.NotContains(t, out, "**", "plain text shows no emphasis markers")
 
 	for _, ref := range []string{"1", "2.1"} {
 		code, out, _ = run(t, root, "show", "2", ref)
 		require.Equal(t, 0, code)
 		assert.Contains(t, out, "Step 2.1")
-		assert.Contains(t, out, "Next: workshop show 2 2.2")
-		assert.Contains(t, out, "Stuck? workshop hint 2.1")
+		assert.Contains(t, out, "Next: step 2.2 (workshop show 2 2)   ·   Stuck? exercise 2.1 (workshop hint 2.1)\n")
 	}
+	for _, ref := range []string{"2", "2.2"} {
+		code, out, _ = run(t, root, "show", "2", ref)
+		require.Equal(t, 0, code)
+		assert.Contains(t, out, "Previous: step 2.1 (workshop show 2 1)\nChecked by workshop check 2: check api, check flush\n")
+	}
+}
+
+// TestShowWrapsProseNeverCode: prose wraps at --width, else the terminal's
+// width, else COLUMNS; the line of code comes out whole every time.
+func TestShowWrapsProseNeverCode(t *testing.T) {
+	root := fixtureRepo(t)
+	t.Setenv("NO_COLOR", "")
+	t.Setenv("GLAMOUR_STYLE", "")
+	show := func(env *Env, args ...string) string {
+		var out, errb bytes.Buffer
+		env.Stdout, env.Stderr, env.Dir = &out, &errb, root
+		code := Main(append([]string{"show", "1", "2"}, args...), env)
+		require.Equal(t, 0, code, errb.String())
+		return out.String()
+	}
+	check := func(out string, width int) {
+		t.Helper()
+		var lines []string
+		for l := range strings.SplitSeq(xansi.Strip(out), "\n") {
+			lines = append(lines, strings.TrimRight(l, " "))
+		}
+		assert.Contains(t, lines, "    "+longCodeLine, "the code line is whole, unpadded, on a line of its own")
+		for _, l := range lines {
+			if strings.Contains(l, longCodeLine) || strings.HasPrefix(l, "Previous:") || strings.HasPrefix(l, "Checked by") {
+				continue
+			}
+			assert.LessOrEqual(t, xansi.StringWidth(l), width, "prose wraps at %d: %q", width, l)
+		}
+		assert.Contains(t, strings.Join(strings.Fields(strings.Join(lines, " ")), " "), longProse, "the prose is all there")
+	}
+	t.Setenv("COLUMNS", "50")
+	check(show(&Env{}), 50)                          // a pipe: COLUMNS
+	check(show(&Env{}, "--width", "36"), 36)         // --width wins
+	check(show(&Env{Terminal: true, Width: 64}), 64) // a terminal: its width
+	check(show(&Env{Terminal: true, Width: 64}, "--width", "44"), 44)
+	t.Setenv("COLUMNS", "")
+	check(show(&Env{}), lesson.DefaultWidth)
+
+	code, _, stderr := run(t, root, "show", "1", "2", "--width", "5")
+	assert.Equal(t, 2, code)
+	assert.Contains(t, stderr, "--width 5 is too narrow; at least 20")
 }
 
 func TestShowColourSwitch(t *testing.T) {
@@ -253,9 +340,11 @@ func TestHintRevealsOneAtATime(t *testing.T) {
 			assert.NotContains(t, out, "first hint 4", "only the new hint is shown")
 		}
 	}
-	_, out, _ = run(t, root, "hint", "4.1")
+	_, out, _ = run(t, root, "hint", "4.1", "--width", "30")
 	assert.Contains(t, out, "Hint 3 of 3:")
+	assert.Contains(t, out, "\n    "+longCodeLine+"\n", "the code of a hint comes out whole, however narrow the prose")
 	assert.Contains(t, out, "That was the last hint")
+	assert.Contains(t, out, "Exercise 4.1: Do the thing\nWrite it in app/main.go; step 4.1 (workshop show 4 1) teaches it.\n")
 	assert.Contains(t, out, "Done when these pass, in exercises/stage4:\n  go test -run '^(TestMore|TestOther|TestThing)$' ./app/ ./internal/x/\n")
 
 	_, out, _ = run(t, root, "hint", "4.1", "--all")

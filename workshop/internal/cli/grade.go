@@ -25,9 +25,10 @@ type gradeRow struct {
 }
 
 type gradeCol struct {
-	Passed int    `json:"passed"`
-	Total  int    `json:"total"`
-	Error  string `json:"error,omitempty"`
+	Passed  int      `json:"passed"`
+	Total   int      `json:"total"`
+	Failing []string `json:"failing,omitempty"` // the ids of the checks that failed
+	Error   string   `json:"error,omitempty"`
 }
 
 func runGrade(env *Env, args []string) error {
@@ -87,7 +88,7 @@ func runGrade(env *Env, args []string) error {
 					col.Total = len(check.Catalog(n))
 					col.Error = firstLine(res.Setup.Error())
 				default:
-					col.Passed, col.Total = res.Passed(), len(res.Outcomes)
+					col.Passed, col.Total, col.Failing = res.Passed(), len(res.Outcomes), res.Failing()
 				}
 				mu.Lock()
 				rows[i].Stages[strconv.Itoa(n)] = col
@@ -110,14 +111,14 @@ func runGrade(env *Env, args []string) error {
 		w := csv.NewWriter(env.Stdout)
 		header := []string{"learner"}
 		for _, n := range stages {
-			header = append(header, fmt.Sprintf("stage%d_passed", n), fmt.Sprintf("stage%d_total", n))
+			header = append(header, fmt.Sprintf("stage%d_passed", n), fmt.Sprintf("stage%d_total", n), fmt.Sprintf("stage%d_failing", n))
 		}
 		_ = w.Write(header)
 		for _, r := range rows {
 			rec := []string{r.Learner}
 			for _, n := range stages {
 				c := r.Stages[strconv.Itoa(n)]
-				rec = append(rec, strconv.Itoa(c.Passed), strconv.Itoa(c.Total))
+				rec = append(rec, strconv.Itoa(c.Passed), strconv.Itoa(c.Total), strings.Join(c.Failing, " "))
 			}
 			_ = w.Write(rec)
 		}
@@ -141,6 +142,9 @@ func runGrade(env *Env, args []string) error {
 				fmt.Fprintf(env.Stdout, "  %7s", fmt.Sprintf("%d/%d", c.Passed, c.Total))
 				if c.Error != "" {
 					notes = append(notes, fmt.Sprintf("stage %d: %s", n, c.Error))
+				}
+				if len(c.Failing) > 0 {
+					notes = append(notes, fmt.Sprintf("stage %d fails: check %s", n, strings.Join(c.Failing, ", check ")))
 				}
 			}
 		}

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/go-o11y-workshop/kit/workshop/internal/check"
 	"github.com/go-o11y-workshop/kit/workshop/internal/lesson"
 	"github.com/go-o11y-workshop/kit/workshop/internal/state"
 )
@@ -41,19 +42,46 @@ func runList(env *Env, args []string) error {
 	fmt.Fprintf(w, "The Go observability workshop: %d stages\n", len(stages))
 	fmt.Fprintf(w, "Progress %s %d/%d stages pass\n\n", bar(passing, len(stages), 20), passing, len(stages))
 	for _, s := range stages {
-		fmt.Fprintf(w, "Stage %d  %s  %s\n", s.Number, s.Title, stageStatus(env, st.Checks[strconv.Itoa(s.Number)]))
+		last := st.Checks[strconv.Itoa(s.Number)]
+		fmt.Fprintf(w, "Stage %d  %s  %s\n", s.Number, s.Title, stageStatus(env, last))
 		fmt.Fprintf(w, "         %s\n", s.Summary)
 		for _, step := range s.Steps {
 			ex := ""
 			if step.Exercise != "" {
 				ex = "  (exercise " + step.Exercise + ")"
 			}
-			fmt.Fprintf(w, "  %-5s %s%s\n", step.ID, step.Title, ex)
+			fmt.Fprintf(w, "  step %-4s %s%s\n", step.ID, step.Title, ex)
+		}
+		if line := failingLine(s.Number, last); line != "" {
+			fmt.Fprintf(w, "  %s\n", line)
 		}
 		fmt.Fprintln(w)
 	}
 	fmt.Fprintln(w, "Read a step: workshop show 1 1   ·   check your stage: workshop check 1")
 	return nil
+}
+
+// failingLine names the checks that failed in a stage's last check, with
+// the step that teaches each. Ids the catalog no longer has (a state file
+// of another version) are left out.
+func failingLine(n int, c state.CheckResult) string {
+	if c.Total == 0 || c.OK() {
+		return ""
+	}
+	steps := map[string]string{}
+	for _, chk := range check.Catalog(n) {
+		steps[chk.ID] = chk.Step
+	}
+	var parts []string
+	for _, id := range c.Failing {
+		if step, ok := steps[id]; ok {
+			parts = append(parts, fmt.Sprintf("check %s (step %s)", id, step))
+		}
+	}
+	if len(parts) == 0 {
+		return fmt.Sprintf("which checks fail: run workshop check %d again", n)
+	}
+	return "failing: " + strings.Join(parts, ", ")
 }
 
 func stageStatus(env *Env, c state.CheckResult) string {

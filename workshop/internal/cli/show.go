@@ -8,8 +8,8 @@ import (
 )
 
 func runShow(env *Env, args []string) error {
-	fs := newFlags(env, "show", "N [STEP]")
-	style := fs.String("style", "", "rendering style: "+strings.Join(lesson.Styles, ", ")+" (default: from the terminal)")
+	fs := newFlags(env, "show", "N [STEP] [--style S] [--width N]")
+	render := addRenderFlags(fs)
 	rest, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -35,16 +35,17 @@ func runShow(env *Env, args []string) error {
 		file = step.File
 		footer = navigation(s, step)
 	} else if len(s.Steps) > 0 {
-		footer = fmt.Sprintf("Next: workshop show %d %s", n, s.Steps[0].ID)
+		footer = "Next: " + lesson.StepRef(s.Steps[0].ID)
 	}
 	md, err := s.Read(file)
 	if err != nil {
 		return err
 	}
-	if _, err := lesson.ChooseStyle(env.output(*style)); err != nil {
-		return usageError{err.Error()}
+	o, err := render.output(env)
+	if err != nil {
+		return err
 	}
-	out, err := lesson.Render(md, env.output(*style))
+	out, err := lesson.Render(md, o)
 	if err != nil {
 		return err
 	}
@@ -55,7 +56,8 @@ func runShow(env *Env, args []string) error {
 	return nil
 }
 
-// navigation points to the previous and next steps.
+// navigation points to the previous and next steps, the exercise's hints
+// and the checks of the step, each id with its kind.
 func navigation(s *lesson.Stage, cur *lesson.Step) string {
 	var parts []string
 	for i, step := range s.Steps {
@@ -63,18 +65,22 @@ func navigation(s *lesson.Stage, cur *lesson.Step) string {
 			continue
 		}
 		if i > 0 {
-			parts = append(parts, fmt.Sprintf("Previous: workshop show %d %s", s.Number, s.Steps[i-1].ID))
+			parts = append(parts, "Previous: "+lesson.StepRef(s.Steps[i-1].ID))
 		}
 		if i+1 < len(s.Steps) {
-			parts = append(parts, fmt.Sprintf("Next: workshop show %d %s", s.Number, s.Steps[i+1].ID))
+			parts = append(parts, "Next: "+lesson.StepRef(s.Steps[i+1].ID))
 		}
 	}
 	if cur.Exercise != "" {
-		parts = append(parts, fmt.Sprintf("Stuck? workshop hint %s", cur.Exercise))
+		parts = append(parts, "Stuck? "+lesson.ExerciseRef(cur.Exercise))
 	}
 	footer := strings.Join(parts, "   ·   ")
 	if len(cur.Checks) > 0 {
-		footer += fmt.Sprintf("\nChecked by workshop check %d: %s", s.Number, strings.Join(cur.Checks, ", "))
+		checks := make([]string, len(cur.Checks))
+		for i, c := range cur.Checks {
+			checks[i] = "check " + c
+		}
+		footer += fmt.Sprintf("\nChecked by workshop check %d: %s", s.Number, strings.Join(checks, ", "))
 	}
 	return footer
 }

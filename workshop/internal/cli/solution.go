@@ -6,16 +6,15 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 
 	"github.com/go-o11y-workshop/kit/workshop/internal/lesson"
 	"github.com/go-o11y-workshop/kit/workshop/internal/state"
 )
 
 func runSolution(env *Env, args []string) error {
-	fs := newFlags(env, "solution", "N.M [--yes] [--style]")
+	fs := newFlags(env, "solution", "N.M [--yes] [--style S] [--width N]")
 	yes := fs.Bool("yes", false, "show it without asking, even before your check passes")
-	style := fs.String("style", "", "rendering style: "+strings.Join(lesson.Styles, ", ")+" (default: from the terminal)")
+	render := addRenderFlags(fs)
 	rest, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -27,8 +26,9 @@ func runSolution(env *Env, args []string) error {
 	if err != nil {
 		return usageError{err.Error()}
 	}
-	if _, err := lesson.ChooseStyle(env.output(*style)); err != nil {
-		return usageError{err.Error()}
+	o, err := render.output(env)
+	if err != nil {
+		return err
 	}
 	root, ex, err := env.exerciseAndRoot(rest[0])
 	if err != nil {
@@ -52,7 +52,7 @@ func runSolution(env *Env, args []string) error {
 			return errSilentFailure
 		}
 	}
-	out, err := lesson.Render(string(md), env.output(*style))
+	out, err := lesson.Render(string(md), o)
 	if err != nil {
 		return err
 	}

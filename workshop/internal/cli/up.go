@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -255,14 +257,53 @@ func up(ctx context.Context, env *Env, o upOptions) (err error) {
 	killCtx, stopKill := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stopKill()
 	before := spansByTrace(out.store)
+	stopping := time.Now()
+	_, busy := out.pending(stopping)
 	stopErr := sys.Stop(killCtx)
 	if out.store != nil {
 		n := flushedSpans(before, spansByTrace(out.store))
-		out.say("stopped; nothing left running. The services' final flush delivered %s.", spanCount(n))
+		// The requests of the last moments, and those the services finished
+		// while stopping: their spans can only have left in the final flush.
+		pending, _ := out.pending(stopping)
+		lost := 0
+		for _, id := range pending {
+			if _, ok := out.store.Trace(id); !ok {
+				lost++
+			}
+		}
+		out.say("stopped; nothing left running. %s", flushSummary(o.stage, n, lost, len(pending) > 0, busy))
 	} else {
 		out.say("stopped; nothing left running.")
 	}
 	return errors.Join(crashed, stopErr)
+}
+
+// flushWindow is how far back a request may have been logged and its spans
+// still wait in the batcher: `up` has the services export every 0.5 s.
+const flushWindow = 2 * time.Second
+
+// flushSummary says what the services' final flush delivered and whether
+// that is what was expected. n spans arrived during shutdown; lost of the
+// requests logged just before (with a trace id) never got their spans out;
+// traced is whether there were such requests; busy whether the services
+// logged anything in that window at all.
+func flushSummary(stage, n, lost int, traced, busy bool) string {
+	compare := fmt.Sprintf("workshop up %d --break no-flush", stage)
+	switch {
+	case lost > 0:
+		return fmt.Sprintf("But %d request(s) answered in the last moments never had their spans arrive (%s did, "+
+			"while the services stopped): they were waiting in the batcher, and nothing flushed it on the way out. The tracer "+
+			"provider's Shutdown must run on exit (step 1.1); `%s` shows this mistake on purpose.", lost, spanCount(n), compare)
+	case n > 0:
+		return fmt.Sprintf("The services' final flush delivered %s: the spans of the last requests, still waiting in the "+
+			"batcher when you stopped. Without that flush on shutdown they would be lost (see it with `%s`).", spanCount(n), compare)
+	case busy && !traced:
+		return fmt.Sprintf("The final flush delivered no span, though the services were answering requests just before you stopped: "+
+			"their spans were waiting in the batcher and are lost, unless nothing was traced. Does the service shut its tracer "+
+			"provider down on exit? (`%s` shows what a missing flush looks like.)", compare)
+	}
+	return "The final flush delivered no span, as expected: no request came in during the last moments, so the batcher had " +
+		"already sent everything (it exports every half second). Stop right after a roll to see the flush at work."
 }
 
 // waitUp waits for ctx to end, and returns nil, or for a service or one of
@@ -378,7 +419,17 @@ type upOutput struct {
 	width  int
 	colors map[string]string
 	store  *otlp.Store // nil without the built-in viewer
+
+	// What the services logged lately, to tell a flush that had nothing to
+	// send from a missing one: the trace ids of their lines (a few, recent),
+	// and when they last logged anything after starting.
+	started  time.Time
+	lastLine time.Time
+	traced   map[string]time.Time
 }
+
+// maxTraced bounds the trace ids remembered: only the last moments count.
+const maxTraced = 4096
 
 // serviceColors are ANSI foreground colours, the same for a service in every stage.
 var serviceColors = map[string]string{"die-service": "33", "dice-roller": "36", "frontend": "35"}
@@ -407,6 +458,51 @@ func (o *upOutput) line(service string, line []byte) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	fmt.Fprintf(o.w, "%s %s\n", prefix, line)
+	o.remember(line, time.Now())
+}
+
+// remember notes when a service logged, and the trace id of the line.
+// Called with o.mu held.
+func (o *upOutput) remember(line []byte, now time.Time) {
+	if o.started.IsZero() {
+		return // the services' startup lines are no request
+	}
+	o.lastLine = now
+	var l struct {
+		TraceID string `json:"trace_id"`
+	}
+	if len(line) == 0 || line[0] != '{' || json.Unmarshal(line, &l) != nil || l.TraceID == "" {
+		return
+	}
+	if o.traced == nil {
+		o.traced = map[string]time.Time{}
+	}
+	if len(o.traced) >= maxTraced {
+		for id, at := range o.traced {
+			if now.Sub(at) > flushWindow {
+				delete(o.traced, id)
+			}
+		}
+		if len(o.traced) >= maxTraced {
+			return
+		}
+	}
+	o.traced[l.TraceID] = now
+}
+
+// pending lists the trace ids logged since flushWindow before stop (and
+// after it): their spans may still wait in the batcher. busy says whether
+// anything at all was logged in that window before stop.
+func (o *upOutput) pending(stop time.Time) (ids []string, busy bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for id, at := range o.traced {
+		if stop.Sub(at) <= flushWindow {
+			ids = append(ids, id)
+		}
+	}
+	sort.Strings(ids)
+	return ids, !o.lastLine.IsZero() && stop.Sub(o.lastLine) <= flushWindow && !o.lastLine.After(stop)
 }
 
 // say prints a line of the CLI's own.
@@ -456,4 +552,7 @@ func (o *upOutput) summary(opts upOptions, services []runtime.Service) {
 	}
 	b.WriteString(". Ctrl-C stops everything.")
 	o.say("%s", b.String())
+	o.mu.Lock()
+	o.started = time.Now()
+	o.mu.Unlock()
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -102,6 +103,53 @@ func TestFlushedSpans(t *testing.T) {
 	assert.Equal(t, 0, flushedSpans(after, after))
 }
 
+// TestFlushSummary: the closing line of `up` says what the final flush
+// means: spans it saved, nothing to save (expected), or spans lost.
+func TestFlushSummary(t *testing.T) {
+	saved := flushSummary(4, 3, 0, true, true)
+	assert.Contains(t, saved, "final flush delivered 3 spans: the spans of the last requests, still waiting in the batcher")
+	assert.Contains(t, saved, "workshop up 4 --break no-flush")
+
+	quiet := flushSummary(1, 0, 0, false, false)
+	assert.Contains(t, quiet, "delivered no span, as expected: no request came in during the last moments")
+
+	alreadySent := flushSummary(1, 0, 0, true, true)
+	assert.Contains(t, alreadySent, "as expected", "requests whose spans all arrived before the stop left nothing to flush")
+
+	lost := flushSummary(2, 1, 2, true, true)
+	assert.Contains(t, lost, "2 request(s) answered in the last moments never had their spans arrive (1 span did")
+	assert.Contains(t, lost, "Shutdown must run on exit (step 1.1)")
+	assert.Contains(t, lost, "workshop up 2 --break no-flush")
+
+	untraced := flushSummary(1, 0, 0, false, true)
+	assert.Contains(t, untraced, "though the services were answering requests just before you stopped")
+}
+
+// TestUpRemembersRecentTraceIDs: the lines the services log after starting
+// feed the closing line; old ones and startup lines do not.
+func TestUpRemembersRecentTraceIDs(t *testing.T) {
+	services, err := runtime.Layout(1)
+	require.NoError(t, err)
+	o := newUpOutput(&Env{Stdout: io.Discard}, services)
+	t0 := time.Now()
+	o.remember([]byte(`{"message":"dice-roller started","trace_id":"0000"}`), t0)
+	o.started = t0
+	o.remember([]byte(`{"message":"roll result","trace_id":"aaaa"}`), t0.Add(-5*time.Second))
+	o.remember([]byte(`{"message":"roll result","trace_id":"bbbb"}`), t0.Add(-time.Second))
+	o.remember([]byte(`not json`), t0.Add(-time.Second))
+	o.remember([]byte(`{"message":"roll result","trace_id":"cccc"}`), t0.Add(time.Second)) // finished while stopping
+	o.lastLine = t0.Add(-time.Second)
+	ids, busy := o.pending(t0)
+	assert.Equal(t, []string{"bbbb", "cccc"}, ids)
+	assert.True(t, busy)
+	_, busy = o.pending(t0.Add(time.Minute))
+	assert.False(t, busy, "a minute of silence")
+	for i := range 2 * maxTraced {
+		o.remember(fmt.Appendf(nil, `{"trace_id":"%d"}`, i), t0)
+	}
+	assert.LessOrEqual(t, len(o.traced), maxTraced, "bounded")
+}
+
 // TestUp runs the real CLI as a subprocess, as `make stage1` does, and
 // signals it like a terminal's Ctrl-C.
 func TestUp(t *testing.T) {
@@ -138,6 +186,8 @@ func TestUp(t *testing.T) {
 		require.NoError(t, p.cmd.Process.Signal(os.Interrupt))
 		assert.Equal(t, 0, p.wait(t), p.out.String())
 		assert.Contains(t, p.out.String(), "stopped; nothing left running")
+		// The roll's spans were in the viewer before the stop: nothing waited.
+		assert.Contains(t, p.out.String(), "The final flush delivered no span, as expected")
 		for _, pid := range services {
 			assert.ErrorIs(t, syscall.Kill(pid, 0), syscall.ESRCH, "the dice-roller (pid %d) is gone", pid)
 		}
@@ -145,6 +195,40 @@ func TestUp(t *testing.T) {
 	})
 
 	t.Run("--share sends the telemetry to the class too", func(t *testing.T) { testUpShare(t, bin, root) })
+
+	// Rolling until the stop leaves spans in the batcher: the closing line
+	// says the flush sent them, or, with the flush broken, that they are lost.
+	for _, tt := range []struct {
+		name, want string
+		args       []string
+	}{
+		{"the final flush sends the last spans", "The services' final flush delivered", nil},
+		{"a missing flush is called out", "never had their spans arrive", []string{"--break", "no-flush"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			skipUnlessFree(t, 8100)
+			viewerPort, otlpPort := freePort(t), freePort(t)
+			args := append([]string{"up", "1", "--viewer-port", strconv.Itoa(viewerPort), "--otlp-port", strconv.Itoa(otlpPort)}, tt.args...)
+			p := startUp(t, bin, root, args...)
+			p.waitOutput(t, "Ctrl-C stops everything")
+			// Three users, so that a roll is in flight when the stop comes.
+			stops := []func(){}
+			for range 3 {
+				stops = append(stops, rollUntilStopped(t, "http://127.0.0.1:8100/roll?die=fair"))
+			}
+			stopRolling := func() {
+				for _, stop := range stops {
+					stop()
+				}
+			}
+			p.waitOutput(t, `"message":"roll result"`)
+			require.NoError(t, p.cmd.Process.Signal(os.Interrupt))
+			assert.Equal(t, 0, p.wait(t), p.out.String())
+			stopRolling()
+			assert.Contains(t, p.out.String(), tt.want)
+			assertFree(t, ":8100")
+		})
+	}
 
 	t.Run("the services of a killed run are stopped by the next one", func(t *testing.T) {
 		skipUnlessFree(t, 8100)
@@ -232,6 +316,30 @@ func TestUp(t *testing.T) {
 		assert.Equal(t, 0, p.wait(t), p.out.String())
 		assertFree(t, ":8100")
 	})
+}
+
+// rollUntilStopped sends rolls one after the other, as a user clicking
+// fast would, until the returned func is called.
+func rollUntilStopped(t *testing.T, url string) (stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		client := &http.Client{Timeout: 5 * time.Second}
+		for ctx.Err() == nil {
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+			if err != nil {
+				return
+			}
+			if resp, err := client.Do(req); err == nil {
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			} else {
+				time.Sleep(10 * time.Millisecond)
+			}
+		}
+	})
+	return func() { cancel(); wg.Wait() }
 }
 
 // buildWorkshop builds the CLI into a temporary folder, with the race

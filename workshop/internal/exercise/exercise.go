@@ -146,8 +146,27 @@ func todo(s *lesson.Stage, id string) string {
 			title, step = e.Title, e.Step
 		}
 	}
-	step = strings.TrimPrefix(step, strconv.Itoa(s.Number)+".")
-	return fmt.Sprintf("// TODO (exercise %s): %s — see workshop show %d %s, workshop hint %s", id, title, s.Number, step, id)
+	return fmt.Sprintf("// TODO (exercise %s): %s — read %s; hints: workshop hint %s", id, title, lesson.StepRef(step), id)
+}
+
+// PriorNote says which exercises must be done before id's tests can pass:
+// the ones before it in the manifest ("Done when" is cumulative). Empty for
+// the first.
+func PriorNote(s *lesson.Stage, id string) string {
+	var before []string
+	for _, e := range s.Exercises {
+		if e.ID == id {
+			break
+		}
+		before = append(before, e.ID)
+	}
+	switch len(before) {
+	case 0:
+		return ""
+	case 1:
+		return "with exercise " + before[0] + " done first"
+	}
+	return "with exercises " + strings.Join(before[:len(before)-1], ", ") + " and " + before[len(before)-1] + " done first"
 }
 
 // Generate writes exercises/stageN and solutions/stageN of root for every
@@ -396,6 +415,12 @@ func TestPackages(tests []string) []string {
 	return pkgs
 }
 
+// stepRef is lesson.StepRef with the command as markdown code.
+func stepRef(id string) string {
+	stage, num, _ := strings.Cut(id, ".")
+	return fmt.Sprintf("step %s (`workshop show %s %s`)", id, stage, num)
+}
+
 // readme is the exercise module's README: where to write, and how to know
 // each exercise is done.
 func readme(s *lesson.Stage) string {
@@ -410,8 +435,12 @@ func readme(s *lesson.Stage) string {
 		"and check it end to end with `workshop check %d`. Stuck: `workshop hint N.M`.\n", s.Number, s.Number, s.Number)
 	for _, e := range s.Exercises {
 		fmt.Fprintf(&b, "\n## Exercise %s: %s\n\n", e.ID, e.Title)
-		fmt.Fprintf(&b, "Step %s, in %s.\n\n", e.Step, "`"+strings.Join(e.Files, "`, `")+"`")
-		fmt.Fprintf(&b, "Done when these tests pass (run here):\n\n```sh\n%s\n```\n", TestCommand(e))
+		fmt.Fprintf(&b, "Taught in %s; write it in %s. Hints: `workshop hint %s`.\n\n", stepRef(e.Step), "`"+strings.Join(e.Files, "`, `")+"`", e.ID)
+		done := "Done when these tests pass (run here)"
+		if note := PriorNote(s, e.ID); note != "" {
+			done += ", " + note
+		}
+		fmt.Fprintf(&b, "%s:\n\n```sh\n%s\n```\n", done, TestCommand(e))
 	}
 	b.WriteString("\nAll at once: `go test ./...`.\n")
 	return b.String()
@@ -423,7 +452,7 @@ func solution(s *lesson.Stage, e lesson.Exercise, regions []Region) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Exercise %s: %s\n\n", e.ID, e.Title)
 	fmt.Fprintf(&b, "<!-- generated from stages/stage%d by `workshop gen`; do not edit -->\n\n", s.Number)
-	fmt.Fprintf(&b, "Step %s (`workshop show %d %s`).\n\n", e.Step, s.Number, strings.TrimPrefix(e.Step, strconv.Itoa(s.Number)+"."))
+	fmt.Fprintf(&b, "Taught in %s.\n\n", stepRef(e.Step))
 	if g := strings.TrimSpace(e.Goal); g != "" {
 		fmt.Fprintf(&b, "## Goal\n\n%s\n\n", g)
 	}
@@ -446,7 +475,11 @@ func solution(s *lesson.Stage, e lesson.Exercise, regions []Region) string {
 		fmt.Fprintf(&b, "\nIn `%s`:\n\n```go\n%s\n```\n", file, strings.Join(parts, "\n\n// ...\n\n"))
 	}
 	if len(e.Tests) > 0 {
-		fmt.Fprintf(&b, "\n## Check it\n\nIn `exercises/stage%d`:\n\n```sh\n%s\n```\n", s.Number, TestCommand(e))
+		where := fmt.Sprintf("In `exercises/stage%d`", s.Number)
+		if note := PriorNote(s, e.ID); note != "" {
+			where += ", " + note
+		}
+		fmt.Fprintf(&b, "\n## Check it\n\n%s:\n\n```sh\n%s\n```\n", where, TestCommand(e))
 	}
 	if len(e.Hints) > 0 {
 		b.WriteString("\n## Hints\n\n")

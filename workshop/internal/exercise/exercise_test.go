@@ -144,10 +144,10 @@ func TestUntouchedExercisesFailCheck(t *testing.T) {
 	// What each starter lacks, and so the checks it must fail: the stage's new
 	// instrumentation, and nothing of the stages before it.
 	want := map[int][]string{
-		1: {"1.3", "1.4", "1.6", "1.8", "1.9"}, // no SDK, no span attributes, no dice metrics, no trace ids in logs
-		2: {"2.10", "2.11", "2.12"},            // no client instrumentation or propagator, no frontend attributes or metrics
-		3: {"3.2", "3.13", "3.14", "3.15"},     // 400 vs 503, die-service telemetry, lookup metrics, the trace to the die-service
-		4: {"4.16", "4.17", "4.18", "4.19"},    // the batch's spans, attributes and metrics
+		1: {"server-spans", "roll-span", "dice-metrics", "logs-trace", "flush"},  // no SDK, no span attributes, no dice metrics, no trace ids in logs
+		2: {"frontend-trace", "frontend-span", "frontend-metrics"},               // no client instrumentation or propagator, no frontend attributes or metrics
+		3: {"bad-input", "die-service", "lookup-metrics", "three-service-trace"}, // 400 vs 503, die-service telemetry, lookup metrics, the trace to the die-service
+		4: {"async-children", "async-overlap", "async-span", "async-metrics"},    // the batch's spans, attributes and metrics
 	}
 	for _, n := range Stages {
 		t.Run("stage"+strconv.Itoa(n), func(t *testing.T) {
@@ -155,13 +155,21 @@ func TestUntouchedExercisesFailCheck(t *testing.T) {
 			res, err := check.Run(t.Context(), check.Options{Stage: n, Dir: repo.ExerciseDir(out, n), Runtime: "local", Wait: 4 * time.Second})
 			require.NoError(t, err)
 			require.NoError(t, res.Setup, "the exercise builds and starts")
-			var failing []string
+			assert.Equal(t, want[n], res.Failing(), "the untouched exercise of stage %d fails exactly the checks of its exercises", n)
+			// Each failure is what a learner reads first: it must say where to
+			// look and which exercise writes it.
 			for _, o := range res.Outcomes {
 				if !o.Passed {
-					failing = append(failing, o.ID)
+					require.NotNil(t, o.Failure, o.ID)
+					assert.NotEmpty(t, o.Failure.Expected, o.ID)
+					assert.NotEmpty(t, o.Failure.Seen, o.ID)
+					assert.True(t, slices.ContainsFunc(o.Places(), func(p check.Place) bool { return p.Exercise != "" }),
+						"check %s of the untouched stage %d names the exercise to do", o.ID, n)
 				}
 			}
-			assert.Equal(t, want[n], failing, "the untouched exercise of stage %d fails exactly the checks of its exercises", n)
+			var report bytes.Buffer
+			check.WriteReport(&report, res, false)
+			t.Log(report.String())
 		})
 	}
 }

@@ -21,11 +21,13 @@ import (
 )
 
 // TestStartersFailExactlyTheirExercisesTests proves that the unit tests of
-// each exercise module are the learner's feedback: the reference stage
-// passes every test the manifest lists, the untouched starter fails exactly
-// those, and a starter with every exercise done but one fails exactly that
-// exercise's tests. So the learner's work, and nothing else, is what makes
-// them pass.
+// each exercise module are the learner's feedback, in the order of the
+// manifest ("Done when" is cumulative): the reference stage passes every test
+// the manifest lists, and for k = 0..n-1 the tree with exercises 1..k done
+// and the others untouched fails exactly the tests of exercises k+1..n (the
+// untouched starter, k = 0, fails no other test either), and each test is
+// listed by one exercise. So each exercise's tests pass once it and the ones
+// before it are done, and not before.
 func TestStartersFailExactlyTheirExercisesTests(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs go test in every stage's starters")
@@ -47,6 +49,18 @@ func TestStartersFailExactlyTheirExercisesTests(t *testing.T) {
 				}
 			}
 			slices.Sort(all)
+			// A test passes at one point of the order: it is listed by the
+			// one exercise that makes it pass, not by every one it needs.
+			for _, name := range all {
+				var by []string
+				for _, e := range s.Exercises {
+					if slices.Contains(e.Tests, name) {
+						by = append(by, e.ID)
+					}
+				}
+				assert.Len(t, by, 1, "%s is listed by exercises %s: list it only under the last exercise it needs, the one that makes it pass",
+					name, strings.Join(by, ", "))
+			}
 
 			ref := goTest(t, repo.StageDir(r, n), all, "./...")
 			assert.Empty(t, ref.failed, "the reference stage fails tests")
@@ -56,14 +70,25 @@ func TestStartersFailExactlyTheirExercisesTests(t *testing.T) {
 			assert.Equal(t, all, starter.failed, "the untouched starter fails exactly the exercises' tests, and no other test")
 
 			// One folder for every tree of the stage, so that go's build
-			// cache serves the packages an exercise does not touch.
+			// cache serves the packages the next exercise does not touch.
 			dir := filepath.Join(t.TempDir(), "stage"+strconv.Itoa(n))
-			for _, e := range s.Exercises {
+			for k := 1; k < len(s.Exercises); k++ {
+				var done, undone, want []string
+				for i, e := range s.Exercises {
+					if i < k {
+						done = append(done, e.ID)
+						continue
+					}
+					undone = append(undone, e.ID)
+					want = append(want, e.Tests...)
+				}
+				want = slices.Compact(slices.Sorted(slices.Values(want)))
 				require.NoError(t, os.RemoveAll(dir))
-				require.NoError(t, Starter(r, n, dir, e.ID))
+				require.NoError(t, Starter(r, n, dir, undone...))
 				got := goTest(t, dir, all, TestPackages(all)...)
-				want := slices.Sorted(slices.Values(e.Tests))
-				assert.Equal(t, want, got.failed, "with every exercise but %s done, exactly %s's tests fail", e.ID, e.ID)
+				assert.Equal(t, want, got.failed,
+					"with exercises %s done and %s not, exactly the tests of %s fail: a test that passes early belongs to an earlier exercise, one that still fails to a later one",
+					strings.Join(done, ", "), strings.Join(undone, ", "), strings.Join(undone, ", "))
 			}
 		})
 	}

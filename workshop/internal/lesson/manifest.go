@@ -143,11 +143,27 @@ func (s *Stage) Read(file string) (string, error) {
 	return string(b), nil
 }
 
+// StepRef names a step for people, with the command that shows it:
+// "step 4.2 (workshop show 4 2)". Every id a learner reads says its kind.
+func StepRef(id string) string {
+	stage, num, ok := strings.Cut(id, ".")
+	if !ok {
+		return "step " + id
+	}
+	return fmt.Sprintf("step %s (workshop show %s %s)", id, stage, num)
+}
+
+// ExerciseRef names an exercise for people, with the command that gives its
+// hints: "exercise 4.1 (workshop hint 4.1)".
+func ExerciseRef(id string) string {
+	return fmt.Sprintf("exercise %s (workshop hint %s)", id, id)
+}
+
 // SplitID splits an exercise or step id "N.M" into its stage and the id.
 func SplitID(id string) (int, error) {
 	stage, _, ok := strings.Cut(id, ".")
 	if !ok {
-		return 0, fmt.Errorf("%q is not an exercise id; ids look like 4.2 (stage 4, exercise 2)", id)
+		return 0, fmt.Errorf("%q is not an exercise id; an exercise is named by the step that teaches it, like 4.1 (stage 4, step 1)", id)
 	}
 	return repo.ParseStage(stage)
 }

@@ -18,6 +18,11 @@ type CheckResult struct {
 	Passed int       `json:"passed"`
 	Total  int       `json:"total"`
 	At     time.Time `json:"at"`
+	// Failing are the ids (keys, "async-children") of the checks that
+	// failed. A file written before they were kept has none, and ids of
+	// checks that no longer exist may be in it: readers skip what they do
+	// not know.
+	Failing []string `json:"failing,omitempty"`
 }
 
 // OK reports whether every check passed.

@@ -42,11 +42,11 @@ type traceHandler struct{ slog.Handler }
 
 func (h traceHandler) Handle(ctx context.Context, r slog.Record) error {
 	// exercise 1.6: begin
-	// TODO (exercise 1.6): Put trace ids in the logs — see workshop show 1 6, workshop hint 1.6
+	// TODO (exercise 1.6): Put trace ids in the logs — read step 1.6 (workshop show 1 6); hints: workshop hint 1.6
 	// exercise 1.6: end
 	return h.Handler.Handle(ctx, r)
 }
 
 // exercise 1.6: begin
-// TODO (exercise 1.6): Put trace ids in the logs — see workshop show 1 6, workshop hint 1.6
+// TODO (exercise 1.6): Put trace ids in the logs — read step 1.6 (workshop show 1 6); hints: workshop hint 1.6
 // exercise 1.6: end

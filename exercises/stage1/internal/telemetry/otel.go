@@ -31,7 +31,7 @@ const Stage = 1
 // instrumentation's overhead uses it).
 func SetupOTelSDK(ctx context.Context, serviceName string, logger *slog.Logger) (shutdown func(context.Context) error, err error) {
 	// exercise 1.1: begin
-	// TODO (exercise 1.1): Set up the OpenTelemetry SDK — see workshop show 1 1, workshop hint 1.1
+	// TODO (exercise 1.1): Set up the OpenTelemetry SDK — read step 1.1 (workshop show 1 1); hints: workshop hint 1.1
 	// exercise 1.1: end
 	// An unreachable collector is reported, but not once per batch.
 	otel.SetErrorHandler(newErrorLogger(logger, 30*time.Second))
@@ -41,7 +41,7 @@ func SetupOTelSDK(ctx context.Context, serviceName string, logger *slog.Logger) 
 	}
 
 	// exercise 1.1: begin
-	// TODO (exercise 1.1): Set up the OpenTelemetry SDK — see workshop show 1 1, workshop hint 1.1
+	// TODO (exercise 1.1): Set up the OpenTelemetry SDK — read step 1.1 (workshop show 1 1); hints: workshop hint 1.1
 	return func(context.Context) error { return nil }, nil
 	// exercise 1.1: end
 }

@@ -99,7 +99,7 @@ func (t *Telemetry) NewHTTPClient(timeout time.Duration) *http.Client {
 	return &http.Client{
 		Timeout: timeout,
 		// exercise 2.2: begin
-		// TODO (exercise 2.2): Trace the call to the dice-roller — see workshop show 2 2, workshop hint 2.2
+		// TODO (exercise 2.2): Trace the call to the dice-roller — read step 2.2 (workshop show 2 2); hints: workshop hint 2.2
 		// exercise 2.2: end
 	}
 }

@@ -34,7 +34,7 @@ const Stage = 2
 // instrumentation's overhead uses it).
 func SetupOTelSDK(ctx context.Context, serviceName string, logger *slog.Logger) (shutdown func(context.Context) error, err error) {
 	// exercise 2.3: begin
-	// TODO (exercise 2.3): Set the global propagator — see workshop show 2 3, workshop hint 2.3
+	// TODO (exercise 2.3): Set the global propagator — read step 2.3 (workshop show 2 3); hints: workshop hint 2.3
 	// exercise 2.3: end
 	// An unreachable collector is reported, but not once per batch.
 	otel.SetErrorHandler(newErrorLogger(logger, 30*time.Second))
