@@ -15,6 +15,7 @@ import (
 
 	"github.com/go-o11y-workshop/kit/workshop/internal/otlp"
 	"github.com/go-o11y-workshop/kit/workshop/internal/runtime"
+	"github.com/go-o11y-workshop/kit/workshop/stage"
 )
 
 // asyncTimes is the batch size of the async probe: ten rolls make concurrent
@@ -80,7 +81,7 @@ type system interface {
 // stage is stopped and nothing is left running when it returns.
 func Run(ctx context.Context, o Options) (*Result, error) {
 	start := time.Now()
-	services, err := runtime.Layout(o.Stage)
+	services, err := stage.Layout(o.Stage)
 	if err != nil {
 		return nil, err
 	}
@@ -125,7 +126,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 			Dir: o.Dir, Stage: o.Stage, Env: env, OTLPPort: otlpPort, Output: obs.AddLog,
 		})
 	default:
-		sys, err = runtime.StartLocal(ctx, runtime.LocalOptions{
+		sys, err = stage.StartLocal(ctx, stage.LocalOptions{
 			Dir: o.Dir, Stage: o.Stage, FreePorts: true, Output: obs.AddLog,
 			Env: append(env, "OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:"+strconv.Itoa(otlpPort)),
 		})

@@ -20,8 +20,8 @@ import (
 	"github.com/go-o11y-workshop/kit/workshop/internal/breaks"
 	"github.com/go-o11y-workshop/kit/workshop/internal/otlp"
 	"github.com/go-o11y-workshop/kit/workshop/internal/repo"
-	"github.com/go-o11y-workshop/kit/workshop/internal/runtime"
 	"github.com/go-o11y-workshop/kit/workshop/internal/viewer"
+	"github.com/go-o11y-workshop/kit/workshop/stage"
 )
 
 // upOptions is a parsed `workshop up`.
@@ -136,7 +136,7 @@ func listBreaks(w io.Writer, rest []string) error {
 // up runs the stage until ctx ends (a signal) or a service dies, and leaves
 // nothing running when it returns.
 func up(ctx context.Context, env *Env, o upOptions) (err error) {
-	services, err := runtime.Layout(o.stage)
+	services, err := stage.Layout(o.stage)
 	if err != nil {
 		return err
 	}
@@ -199,7 +199,7 @@ func up(ctx context.Context, env *Env, o upOptions) (err error) {
 	}
 
 	out.say("building and starting stage %d: %s ...", o.stage, o.code)
-	sys, err := runtime.StartLocal(ctx, runtime.LocalOptions{
+	sys, err := stage.StartLocal(ctx, stage.LocalOptions{
 		Dir:   o.dir,
 		Stage: o.stage,
 		Env: []string{
@@ -242,7 +242,7 @@ func up(ctx context.Context, env *Env, o upOptions) (err error) {
 
 // waitUp waits for ctx to end, and returns nil, or for a service or one of
 // the servers to fail, and returns what happened.
-func waitUp(ctx context.Context, sys *runtime.LocalSystem, srv *upServers) error {
+func waitUp(ctx context.Context, sys *stage.LocalSystem, srv *upServers) error {
 	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
 	for {
@@ -358,7 +358,7 @@ type upOutput struct {
 // serviceColors are ANSI foreground colours, the same for a service in every stage.
 var serviceColors = map[string]string{"die-service": "33", "dice-roller": "36", "frontend": "35"}
 
-func newUpOutput(env *Env, services []runtime.Service) *upOutput {
+func newUpOutput(env *Env, services []stage.Service) *upOutput {
 	o := &upOutput{w: env.Stdout, color: env.color(), colors: serviceColors}
 	for _, s := range services {
 		o.width = max(o.width, len(s.Name))
@@ -397,7 +397,7 @@ func (o *upOutput) say(format string, args ...any) {
 
 // summary says where everything is once the stage is up: the frontend
 // first (what a learner opens), then the APIs, the viewer, the receiver.
-func (o *upOutput) summary(opts upOptions, services []runtime.Service) {
+func (o *upOutput) summary(opts upOptions, services []stage.Service) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "stage %d is up (%s):\n", opts.stage, opts.code)
 	row := func(name, url, note string) {

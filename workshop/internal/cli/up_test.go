@@ -26,7 +26,7 @@ import (
 	"github.com/go-o11y-workshop/kit/workshop/internal/breaks"
 	"github.com/go-o11y-workshop/kit/workshop/internal/otlp"
 	"github.com/go-o11y-workshop/kit/workshop/internal/repo"
-	"github.com/go-o11y-workshop/kit/workshop/internal/runtime"
+	"github.com/go-o11y-workshop/kit/workshop/stage"
 )
 
 func TestUpUsageErrors(t *testing.T) {
@@ -72,7 +72,7 @@ func TestUpBreakList(t *testing.T) {
 }
 
 func TestUpOutput(t *testing.T) {
-	services, err := runtime.Layout(3)
+	services, err := stage.Layout(3)
 	require.NoError(t, err)
 	for _, tt := range []struct {
 		terminal bool

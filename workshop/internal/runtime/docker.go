@@ -1,3 +1,8 @@
+// Package runtime runs a stage as containers on a private Docker network:
+// the services are built on this machine by package stage, packed with its
+// one image recipe, and reached through published ports. Whatever happens,
+// nothing is left behind (see Sweep for what a killed run left). Running a
+// stage as local processes is package stage's job.
 package runtime
 
 import (
@@ -22,6 +27,8 @@ import (
 	tclog "github.com/testcontainers/testcontainers-go/log"
 	"github.com/testcontainers/testcontainers-go/network"
 	"github.com/testcontainers/testcontainers-go/wait"
+
+	"github.com/go-o11y-workshop/kit/workshop/stage"
 )
 
 // Label marks everything a docker run creates (containers, images, the
@@ -48,12 +55,12 @@ type DockerOptions struct {
 
 // DockerSystem is a stage running as containers on a private network.
 type DockerSystem struct {
-	services   []Service
+	services   []stage.Service
 	network    *testcontainers.DockerNetwork
 	containers []*testcontainers.DockerContainer
 	images     []string
 	urls       map[string]string
-	writers    []*lineWriter
+	writers    []*stage.LineWriter
 	tmpDir     string
 }
 
@@ -134,7 +141,7 @@ func goarch(machine string) string {
 // and starts the services on a private network where they find each other by
 // name. On any failure everything created so far is removed.
 func StartDocker(ctx context.Context, o DockerOptions) (_ *DockerSystem, err error) {
-	services, err := Layout(o.Stage)
+	services, err := stage.Layout(o.Stage)
 	if err != nil {
 		return nil, err
 	}
@@ -152,7 +159,7 @@ func StartDocker(ctx context.Context, o DockerOptions) (_ *DockerSystem, err err
 	if sys.tmpDir, err = os.MkdirTemp("", "workshop-img-"); err != nil {
 		return nil, err
 	}
-	bins, err := Build(ctx, o.Dir, services, Target{"linux", eng.Arch}, sys.tmpDir)
+	bins, err := stage.Build(ctx, o.Dir, services, stage.Target{GOOS: "linux", GOARCH: eng.Arch}, sys.tmpDir)
 	if err != nil {
 		return nil, err
 	}
@@ -161,7 +168,7 @@ func StartDocker(ctx context.Context, o DockerOptions) (_ *DockerSystem, err err
 	if sys.network, err = network.New(ctx, network.WithLabels(labels)); err != nil {
 		return nil, fmt.Errorf("creating the network: %w", err)
 	}
-	env := peerEnv(services, func(s Service) string { return "http://" + s.Name + ":" + strconv.Itoa(s.Port) })
+	env := stage.PeerEnv(services, func(s stage.Service) string { return "http://" + s.Name + ":" + strconv.Itoa(s.Port) })
 	env = append(env, o.Env...)
 	if o.OTLPPort != 0 {
 		env = append(env, "OTEL_EXPORTER_OTLP_ENDPOINT=http://host.docker.internal:"+strconv.Itoa(o.OTLPPort))
@@ -201,11 +208,11 @@ func StartDocker(ctx context.Context, o DockerOptions) (_ *DockerSystem, err err
 	}
 
 	for _, s := range services {
-		lw := &lineWriter{fn: func(line []byte) {
+		lw := stage.NewLineWriter(func(line []byte) {
 			if o.Output != nil {
 				o.Output(s.Name, line)
 			}
-		}}
+		})
 		sys.writers = append(sys.writers, lw)
 		port := strconv.Itoa(s.Port) + "/tcp"
 		c, err := testcontainers.Run(ctx, sys.images[len(sys.containers)],
@@ -235,8 +242,8 @@ func StartDocker(ctx context.Context, o DockerOptions) (_ *DockerSystem, err err
 	return sys, nil
 }
 
-// consumer hands a container's output to a lineWriter.
-type consumer struct{ w *lineWriter }
+// consumer hands a container's output to a line writer.
+type consumer struct{ w *stage.LineWriter }
 
 func (c consumer) Accept(l testcontainers.Log) { _, _ = c.w.Write(l.Content) }
 
@@ -313,7 +320,7 @@ func envMap(env []string) map[string]string {
 func (d *DockerSystem) URL(service string) string { return d.urls[service] }
 
 // Services lists the running services.
-func (d *DockerSystem) Services() []Service { return d.services }
+func (d *DockerSystem) Services() []stage.Service { return d.services }
 
 // Stop terminates the containers (SIGTERM first: they drain and flush),
 // removes their images and the network, and the temporary binaries.

@@ -1,4 +1,4 @@
-package runtime
+package stage
 
 import (
 	"context"
@@ -21,7 +21,7 @@ import (
 
 func TestLineWriterSplitsChunks(t *testing.T) {
 	var lines []string
-	w := &lineWriter{fn: func(l []byte) { lines = append(lines, string(l)) }}
+	w := NewLineWriter(func(l []byte) { lines = append(lines, string(l)) })
 	for _, chunk := range []string{"one\ntw", "o\n", "thr", "ee"} {
 		_, _ = w.Write([]byte(chunk))
 	}

@@ -1,7 +1,4 @@
-// Package runtime builds a stage module's services and runs them: as local
-// processes, or as containers on a private Docker network. Both leave nothing
-// behind when they stop, whatever happens.
-package runtime
+package stage
 
 import (
 	"bytes"
@@ -30,9 +27,9 @@ func Layout(stage int) ([]Service, error) {
 	return nil, fmt.Errorf("no stage %d; stages are 1–4", stage)
 }
 
-// peerEnv is the environment that tells each service where its peers are,
+// PeerEnv is the environment that tells each service where its peers are,
 // given a function that gives a peer's base URL.
-func peerEnv(services []Service, url func(Service) string) []string {
+func PeerEnv(services []Service, url func(Service) string) []string {
 	var env []string
 	for _, s := range services {
 		switch s.Name {
@@ -45,14 +42,17 @@ func peerEnv(services []Service, url func(Service) string) []string {
 	return env
 }
 
-// lineWriter splits a stream into lines and hands each to fn. Chunks need
+// LineWriter splits a stream into lines and hands each to fn. Chunks need
 // not end on a newline (container logs do not).
-type lineWriter struct {
+type LineWriter struct {
 	fn  func(line []byte)
 	buf []byte
 }
 
-func (w *lineWriter) Write(p []byte) (int, error) {
+// NewLineWriter hands each line written to it to fn, without its newline.
+func NewLineWriter(fn func(line []byte)) *LineWriter { return &LineWriter{fn: fn} }
+
+func (w *LineWriter) Write(p []byte) (int, error) {
 	w.buf = append(w.buf, p...)
 	for {
 		i := bytes.IndexByte(w.buf, '\n')
@@ -68,7 +68,7 @@ func (w *lineWriter) Write(p []byte) (int, error) {
 }
 
 // Flush hands over a last line that had no newline.
-func (w *lineWriter) Flush() {
+func (w *LineWriter) Flush() {
 	if len(w.buf) > 0 {
 		w.fn(w.buf)
 		w.buf = nil

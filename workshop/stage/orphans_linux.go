@@ -1,4 +1,4 @@
-package runtime
+package stage
 
 import (
 	"bytes"
@@ -31,7 +31,7 @@ func SweepLocal() (int, error) {
 			continue
 		}
 		owner := ownerOf(env)
-		if owner != "" && !processAlive(owner) {
+		if owner != "" && !ProcessAlive(owner) {
 			stale = append(stale, pid)
 		}
 	}

@@ -1,4 +1,4 @@
-package runtime
+package stage
 
 import (
 	"context"
@@ -47,7 +47,7 @@ type LocalSystem struct {
 type process struct {
 	service Service
 	cmd     *exec.Cmd
-	out     *lineWriter
+	out     *LineWriter
 	done    chan struct{}
 	mu      sync.Mutex
 	err     error
@@ -91,7 +91,7 @@ func StartLocal(ctx context.Context, o LocalOptions) (_ *LocalSystem, err error)
 		}
 		sys.ports[s.Name] = port
 	}
-	env := peerEnv(services, func(s Service) string { return sys.URL(s.Name) })
+	env := PeerEnv(services, func(s Service) string { return sys.URL(s.Name) })
 	ready := o.Ready
 	if ready == 0 {
 		ready = 15 * time.Second
@@ -103,11 +103,11 @@ func StartLocal(ctx context.Context, o LocalOptions) (_ *LocalSystem, err error)
 		}
 		p := &process{service: s, done: make(chan struct{})}
 		output := o.Output
-		p.out = &lineWriter{fn: func(line []byte) {
+		p.out = NewLineWriter(func(line []byte) {
 			if output != nil {
 				output(s.Name, line)
 			}
-		}}
+		})
 		p.cmd = exec.Command(bins[s.Name])
 		p.cmd.Env = append(append(append(os.Environ(), env...), o.Env...),
 			"PORT="+strconv.Itoa(sys.ports[s.Name]), OwnerEnv+"="+strconv.Itoa(os.Getpid()))
