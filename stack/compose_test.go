@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -19,7 +18,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/go-o11y-workshop/kit/stack/internal/stagebuild"
+	"github.com/go-o11y-workshop/kit/workshop/stage"
 )
 
 type composeService struct {
@@ -62,7 +61,7 @@ func composeMounts(t *testing.T, file, service string) map[string]string {
 }
 
 func stageCompose(root string, n int) string {
-	return filepath.Join(stagebuild.StageDir(root, n), "compose.yaml")
+	return filepath.Join(stage.Dir(root, n), "compose.yaml")
 }
 
 var (
@@ -139,13 +138,14 @@ func TestStageComposeFiles(t *testing.T) {
 		t.Run("stage"+strconv.Itoa(n), func(t *testing.T) {
 			var c composeFile
 			readYAML(t, stageCompose(root, n), &c)
-			services, err := stagebuild.Services(root, n)
+			services, err := stage.Layout(n)
 			require.NoError(t, err)
 			require.Len(t, c.Services, len(services))
 			assert.True(t, c.Networks["default"].External)
 			assert.Equal(t, "${O11Y_NETWORK:-o11y-workshop}", c.Networks["default"].Name)
 
-			for _, name := range services {
+			for _, svc := range services {
+				name := svc.Name
 				s, ok := c.Services[name]
 				if !assert.True(t, ok, "no service %s", name) {
 					continue
@@ -207,7 +207,8 @@ func TestComposeConfigValid(t *testing.T) {
 }
 
 // TestStageComposeRuns builds each stage's images the way `make stageN-docker`
-// does (binaries and probe on the host, FROM scratch, nothing pulled), runs
+// does (`workshop pack`: binaries and probe built on the host, the workshop's
+// one Dockerfile, FROM scratch, nothing pulled), runs
 // them on a network of their own with every port moved to a free one, waits
 // until the probe says they are healthy and rolls a die through the stage's
 // entry point. Everything is removed afterwards, on failure too.
@@ -231,20 +232,16 @@ func composeRuns(t *testing.T, compose []string, root string, n int) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 
-	// The build context: a copy of the stage's Dockerfile with the binaries
-	// in bin/, in a folder of the test's own (stages/stageN/bin is make's).
+	// The build context, packed as make stageN-docker packs it, in a folder
+	// of the test's own (stages/stageN/bin is make's).
 	buildCtx := t.TempDir()
 	began := time.Now()
-	require.NoError(t, stagebuild.Build(ctx, root, n, filepath.Join(buildCtx, "bin"),
-		stagebuild.Options{GOARCH: stagebuild.EngineArch(ctx), Probe: true}))
-	dockerfile, err := os.ReadFile(filepath.Join(stagebuild.StageDir(root, n), "Dockerfile"))
-	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(filepath.Join(buildCtx, "Dockerfile"), dockerfile, 0o644))
-	t.Logf("binaries built: %s", time.Since(began).Round(time.Millisecond))
+	runWorkshop(t, ctx, "pack", strconv.Itoa(n), "--out", buildCtx)
+	t.Logf("packed: %s", time.Since(began).Round(time.Millisecond))
 
 	id := randomID(t)
 	project, network := "o11ytest"+id, "o11y-test-"+id
-	_, err = run(ctx, root, nil, "docker", "network", "create", network)
+	_, err := run(ctx, root, nil, "docker", "network", "create", network)
 	require.NoError(t, err)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

@@ -3,14 +3,10 @@ package stack
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -19,20 +15,28 @@ import (
 	"github.com/stretchr/testify/require"
 	"gopkg.in/yaml.v3"
 
-	"github.com/go-o11y-workshop/kit/stack/internal/stagebuild"
+	"github.com/go-o11y-workshop/kit/workshop/stage"
 )
 
-// stagePorts is the port table of SPEC §3: stage → service → port.
-var stagePorts = map[int]map[string]int{
-	1: {"dice-roller": 8100},
-	2: {"dice-roller": 8101, "frontend": 8102},
-	3: {"die-service": 8103, "dice-roller": 8104, "frontend": 8105},
-	4: {"die-service": 8106, "dice-roller": 8107, "frontend": 8108},
-}
+// stagePorts is the port table of SPEC §3 (stage → service → port), as the
+// workshop's stage package holds it.
+var stagePorts = func() map[int]map[string]int {
+	table := map[int]map[string]int{}
+	for n := 1; ; n++ {
+		services, err := stage.Layout(n)
+		if err != nil {
+			return table
+		}
+		table[n] = map[string]int{}
+		for _, s := range services {
+			table[n][s.Name] = s.Port
+		}
+	}
+}()
 
 func repoRoot(t *testing.T) string {
 	t.Helper()
-	root, err := stagebuild.Root(".")
+	root, err := stage.Root(".")
 	require.NoError(t, err)
 	return root
 }
@@ -46,10 +50,9 @@ func readYAML(t *testing.T, path string, v any) {
 
 func freePort(t *testing.T) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := stage.FreePort()
 	require.NoError(t, err)
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	return port
 }
 
 // inCI is true when a missing tool must fail a test instead of skipping it.
@@ -136,68 +139,82 @@ type runningStage struct {
 }
 
 // startStage builds stage n's services on the host and runs them on free
-// ports, wired to each other, with no roll delay. Traces go to a port where
-// nothing listens (the SDK stays on, so histograms carry exemplars); the
-// processes are killed at the end of the test.
+// ports, wired to each other, with no roll delay (the workshop's own local
+// runner). Traces go to a port where nothing listens (the SDK stays on, so
+// histograms carry exemplars); the processes are killed at the end of the
+// test.
 func startStage(t *testing.T, n int) *runningStage {
 	t.Helper()
-	root := repoRoot(t)
-	bin := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	require.NoError(t, stagebuild.Build(ctx, root, n, bin, stagebuild.Options{GOOS: runtime.GOOS, GOARCH: runtime.GOARCH}))
-	services, err := stagebuild.Services(root, n)
-	require.NoError(t, err)
-
+	out := &lockedBuffer{}
+	sys, err := stage.StartLocal(ctx, stage.LocalOptions{
+		Dir: stage.Dir(repoRoot(t), n), Stage: n, FreePorts: true,
+		Env: []string{"ROLL_MAX_DELAY=0", fmt.Sprintf("OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:%d", freePort(t))},
+		Output: func(service string, line []byte) {
+			_, _ = fmt.Fprintf(out, "%s | %s\n", service, line)
+		},
+	})
+	require.NoError(t, err, "stage %d:\n%s", n, out)
+	t.Cleanup(func() {
+		// Killed, not drained: the final flush would only retry the dead endpoint.
+		killNow, cancel := context.WithCancel(context.Background())
+		cancel()
+		_ = sys.Stop(killNow)
+		if t.Failed() {
+			t.Logf("stage %d output:\n%s", n, out)
+		}
+	})
 	s := &runningStage{n: n, urls: map[string]string{}}
-	ports := map[string]int{}
-	for _, svc := range services {
-		ports[svc] = freePort(t)
-		s.urls[svc] = fmt.Sprintf("http://127.0.0.1:%d", ports[svc])
-	}
-	env := []string{
-		"ROLL_MAX_DELAY=0",
-		fmt.Sprintf("OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:%d", freePort(t)),
-	}
-	if u, ok := s.urls["dice-roller"]; ok {
-		env = append(env, "DICE_ROLLER_URL="+u)
-	}
-	if u, ok := s.urls["die-service"]; ok {
-		env = append(env, "DIE_SERVICE_URL="+u)
-	}
-	for _, svc := range services { // die-service first: the others look dice up at startup
-		cmd := exec.Command(filepath.Join(bin, svc))
-		cmd.Env = append(append(os.Environ(), env...), fmt.Sprintf("PORT=%d", ports[svc]))
-		out := &lockedBuffer{}
-		cmd.Stdout, cmd.Stderr = out, out
-		require.NoError(t, cmd.Start(), svc)
-		t.Cleanup(func() {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-			if t.Failed() {
-				t.Logf("stage %d %s output:\n%s", n, svc, out.String())
-			}
-		})
-		waitHealthy(t, s.urls[svc]+"/healthz", 15*time.Second)
+	for _, svc := range sys.Services() {
+		s.urls[svc.Name] = sys.URL(svc.Name)
 	}
 	return s
 }
 
-func waitHealthy(t *testing.T, url string, within time.Duration) {
+// raceEnabled is set by race_test.go under -race: the workshop command is
+// then built with -race too, which shares its compiled packages with the
+// workshop module's own race tests.
+var raceEnabled bool
+
+// workshopCLI is the workshop command, built once for the tests that run
+// what the Makefile runs (`workshop pack` for make stageN-docker).
+var workshopCLI struct {
+	once      sync.Once
+	dir, path string
+	err       error
+}
+
+// runWorkshop runs the workshop command in the checkout and returns its
+// output.
+func runWorkshop(t *testing.T, ctx context.Context, args ...string) string {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	var last error
-	for time.Now().Before(deadline) {
-		resp, err := http.Get(url)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-			err = errors.New(resp.Status)
+	root := repoRoot(t)
+	workshopCLI.once.Do(func() {
+		// A context of its own: a cold build cache takes minutes here, and
+		// the caller's budget is for its own command.
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+		defer cancel()
+		if workshopCLI.dir, workshopCLI.err = os.MkdirTemp("", "stack-test-workshop-"); workshopCLI.err != nil {
+			return
 		}
-		last = err
-		time.Sleep(50 * time.Millisecond)
+		workshopCLI.path = filepath.Join(workshopCLI.dir, "workshop")
+		argv := []string{"go", "build"}
+		if raceEnabled {
+			argv = append(argv, "-race")
+		}
+		_, workshopCLI.err = run(ctx, filepath.Join(root, "workshop"), nil, append(argv, "-o", workshopCLI.path, "./cmd/workshop")...)
+	})
+	require.NoError(t, workshopCLI.err, "building the workshop command")
+	out, err := run(ctx, root, nil, append([]string{workshopCLI.path}, args...)...)
+	require.NoError(t, err)
+	return out
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if workshopCLI.dir != "" {
+		_ = os.RemoveAll(workshopCLI.dir)
 	}
-	t.Fatalf("%s not healthy within %s: %v", url, within, last)
+	os.Exit(code)
 }

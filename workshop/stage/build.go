@@ -40,17 +40,11 @@ func Build(ctx context.Context, dir string, services []Service, target Target, o
 	}
 	// One go build for every service: the packages they share compile once,
 	// and in parallel.
-	args := append([]string{"build", "-trimpath", "-o", outDir + string(filepath.Separator)}, pkgs...)
-	cmd := exec.CommandContext(ctx, "go", args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOWORK=off", "GOOS="+target.GOOS, "GOARCH="+target.GOARCH)
-	var output bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &output, &output
-	if err := cmd.Run(); err != nil {
+	if output, err := goBuild(ctx, dir, target, outDir+string(filepath.Separator), pkgs...); err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		return nil, &BuildError{Service: failingService(output.String(), services), Output: output.String()}
+		return nil, &BuildError{Service: failingService(output, services), Output: output}
 	}
 	bins := map[string]string{}
 	for _, s := range services {
@@ -61,6 +55,19 @@ func Build(ctx context.Context, dir string, services []Service, target Target, o
 		bins[s.Name] = out
 	}
 	return bins, nil
+}
+
+// goBuild runs go build -o out for the packages of the module at dir, static
+// (CGO off) and on its own (GOWORK=off), and returns the compiler's output.
+func goBuild(ctx context.Context, dir string, target Target, out string, pkgs ...string) (string, error) {
+	args := append([]string{"build", "-trimpath", "-o", out}, pkgs...)
+	cmd := exec.CommandContext(ctx, "go", args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOWORK=off", "GOOS="+target.GOOS, "GOARCH="+target.GOARCH)
+	var output bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &output, &output
+	err := cmd.Run()
+	return output.String(), err
 }
 
 // failingService names the service whose code the compiler complained about

@@ -85,7 +85,7 @@ func StartLocal(ctx context.Context, o LocalOptions) (_ *LocalSystem, err error)
 		if p, ok := o.Ports[s.Name]; ok {
 			port = p
 		} else if o.FreePorts {
-			if port, err = freePort(); err != nil {
+			if port, err = FreePort(); err != nil {
 				return nil, err
 			}
 		}
@@ -98,7 +98,7 @@ func StartLocal(ctx context.Context, o LocalOptions) (_ *LocalSystem, err error)
 	}
 
 	for _, s := range services {
-		if !portFree(sys.ports[s.Name]) {
+		if !PortFree(sys.ports[s.Name]) {
 			return nil, fmt.Errorf("port %d for %s is already in use: stop what holds it (workshop doctor tells what) or pick another port", sys.ports[s.Name], s.Name)
 		}
 		p := &process{service: s, done: make(chan struct{})}
@@ -219,7 +219,10 @@ func waitHealthy(ctx context.Context, base string, p *process, limit time.Durati
 	}
 }
 
-func freePort() (int, error) {
+// FreePort is a TCP port on 127.0.0.1 that nothing listens on right now
+// (the kernel's choice): for a run beside others, such as a check next to a
+// learner's own stage.
+func FreePort() (int, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, err
@@ -228,7 +231,10 @@ func freePort() (int, error) {
 	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
-func portFree(port int) bool {
+// PortFree reports whether a service could listen on port the way the
+// services do (every interface): the check before a run on the stage's own
+// ports, and what doctor reports.
+func PortFree(port int) bool {
 	ln, err := net.Listen("tcp", ":"+strconv.Itoa(port))
 	if err != nil {
 		return false

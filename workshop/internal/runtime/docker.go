@@ -6,15 +6,12 @@
 package runtime
 
 import (
-	"archive/tar"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -247,15 +244,16 @@ type consumer struct{ w *stage.LineWriter }
 
 func (c consumer) Accept(l testcontainers.Log) { _, _ = c.w.Write(l.Content) }
 
-// buildImage builds a FROM scratch image holding the binary, with labels, and
-// reports the engine's build error if there is one.
+// buildImage builds the image of one service with the stage's recipe,
+// labelled, and reports the engine's build error if there is one.
 func buildImage(ctx context.Context, cli *testcontainers.DockerClient, binary, name, tag string, labels map[string]string, log io.Writer) error {
-	archive, err := buildContext(binary, name)
+	archive, err := stage.ImageContext(name, binary)
 	if err != nil {
 		return err
 	}
 	resp, err := cli.ImageBuild(ctx, archive, client.ImageBuildOptions{
 		Tags: []string{tag}, Dockerfile: "Dockerfile", Labels: labels, Remove: true, ForceRemove: true,
+		BuildArgs: map[string]*string{"SERVICE": &name},
 	})
 	if err != nil {
 		return fmt.Errorf("building the image of %s: %w", name, err)
@@ -277,34 +275,6 @@ func buildImage(ctx context.Context, cli *testcontainers.DockerClient, binary, n
 		}
 		_, _ = io.WriteString(log, msg.Stream)
 	}
-}
-
-// buildContext is the tar the engine builds from: a Dockerfile and the
-// binary, nothing else (so no base image, no pull).
-func buildContext(binary, name string) (io.ReadSeeker, error) {
-	bin, err := os.ReadFile(binary)
-	if err != nil {
-		return nil, err
-	}
-	dockerfile := fmt.Sprintf("FROM scratch\nCOPY %[1]s /%[1]s\nENTRYPOINT [\"/%[1]s\"]\n", name)
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	for _, f := range []struct {
-		name string
-		mode int64
-		data []byte
-	}{{"Dockerfile", 0o644, []byte(dockerfile)}, {filepath.Base(name), 0o755, bin}} {
-		if err := tw.WriteHeader(&tar.Header{Name: f.name, Mode: f.mode, Size: int64(len(f.data))}); err != nil {
-			return nil, err
-		}
-		if _, err := tw.Write(f.data); err != nil {
-			return nil, err
-		}
-	}
-	if err := tw.Close(); err != nil {
-		return nil, err
-	}
-	return bytes.NewReader(buf.Bytes()), nil
 }
 
 func envMap(env []string) map[string]string {

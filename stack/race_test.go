@@ -1,0 +1,5 @@
+//go:build race
+
+package stack
+
+func init() { raceEnabled = true }
