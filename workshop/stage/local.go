@@ -68,6 +68,25 @@ func StartLocal(ctx context.Context, o LocalOptions) (_ *LocalSystem, err error)
 		}
 	}()
 
+	for _, s := range services {
+		port := s.Port
+		if p, ok := o.Ports[s.Name]; ok {
+			port = p
+		} else if o.FreePorts {
+			if port, err = FreePort(); err != nil {
+				return nil, err
+			}
+		}
+		sys.ports[s.Name] = port
+	}
+	// Checked before building anything: a port still held by an earlier run
+	// (or by the Docker stack) is the usual way this fails.
+	for _, s := range services {
+		if !PortFree(sys.ports[s.Name]) {
+			return nil, fmt.Errorf("port %d of the %s is already in use (is stage %d still running, in another terminal "+
+				"or in Docker?): stop what holds it; `workshop doctor` names it", sys.ports[s.Name], s.Name, o.Stage)
+		}
+	}
 	buildDir := o.BuildDir
 	if buildDir == "" {
 		if sys.tmpDir, err = os.MkdirTemp("", "workshop-bin-"); err != nil {
@@ -80,17 +99,6 @@ func StartLocal(ctx context.Context, o LocalOptions) (_ *LocalSystem, err error)
 		return nil, err
 	}
 
-	for _, s := range services {
-		port := s.Port
-		if p, ok := o.Ports[s.Name]; ok {
-			port = p
-		} else if o.FreePorts {
-			if port, err = FreePort(); err != nil {
-				return nil, err
-			}
-		}
-		sys.ports[s.Name] = port
-	}
 	env := PeerEnv(services, func(s Service) string { return sys.URL(s.Name) })
 	ready := o.Ready
 	if ready == 0 {
@@ -98,9 +106,6 @@ func StartLocal(ctx context.Context, o LocalOptions) (_ *LocalSystem, err error)
 	}
 
 	for _, s := range services {
-		if !PortFree(sys.ports[s.Name]) {
-			return nil, fmt.Errorf("port %d for %s is already in use: stop what holds it (workshop doctor tells what) or pick another port", sys.ports[s.Name], s.Name)
-		}
 		p := &process{service: s, done: make(chan struct{})}
 		output := o.Output
 		p.out = NewLineWriter(func(line []byte) {

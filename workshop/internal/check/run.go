@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/go-o11y-workshop/kit/workshop/internal/otlp"
 	"github.com/go-o11y-workshop/kit/workshop/internal/runtime"
+	"github.com/go-o11y-workshop/kit/workshop/internal/session"
 	"github.com/go-o11y-workshop/kit/workshop/stage"
 )
 
@@ -70,12 +70,6 @@ func (r *Result) OK() bool {
 	return r.Setup == nil && len(r.Outcomes) > 0 && r.Passed() == len(r.Outcomes)
 }
 
-// system is a running stage, whichever runtime runs it.
-type system interface {
-	URL(service string) string
-	Stop(ctx context.Context) error
-}
-
 // Run runs the stage, probes it, and evaluates every check of the stage.
 // Whatever happens (a failed build, a crash, ctx cancelled by Ctrl-C), the
 // stage is stopped and nothing is left running when it returns.
@@ -95,42 +89,19 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if res.Runtime, err = chooseRuntime(ctx, o.Runtime); err != nil {
 		return nil, err
 	}
-	store := otlp.NewStore(otlp.DefaultLimits)
-	obs := &Observation{Stage: o.Stage, Answers: map[string]*Answer{}, Store: store,
+	obs := &Observation{Stage: o.Stage, Answers: map[string]*Answer{},
 		Metrics: map[string]map[string]*dto.MetricFamily{}, MetricsErr: map[string]error{}}
 	for _, s := range services {
 		obs.Services = append(obs.Services, s.Name)
 	}
 
+	fmt.Fprintf(progress, "building and starting stage %d from %s (%s runtime)…\n", o.Stage, o.Dir, res.Runtime)
 	// The receiver listens on every interface: containers reach it through
 	// host.docker.internal.
-	ln, err := net.Listen("tcp", "0.0.0.0:0")
-	if err != nil {
-		return nil, fmt.Errorf("starting the OTLP receiver: %w", err)
-	}
-	recvCtx, stopReceiver := context.WithCancel(context.WithoutCancel(ctx))
-	served := make(chan struct{})
-	go func() {
-		defer close(served)
-		_ = otlp.Serve(recvCtx, ln, otlp.NewReceiver(store))
-	}()
-	defer func() { stopReceiver(); <-served }()
-	otlpPort := ln.Addr().(*net.TCPAddr).Port
-
-	fmt.Fprintf(progress, "building and starting stage %d from %s (%s runtime)…\n", o.Stage, o.Dir, res.Runtime)
-	env := []string{"ROLL_MAX_DELAY=100ms"}
-	var sys system
-	switch res.Runtime {
-	case "docker":
-		sys, err = runtime.StartDocker(ctx, runtime.DockerOptions{
-			Dir: o.Dir, Stage: o.Stage, Env: env, OTLPPort: otlpPort, Output: obs.AddLog,
-		})
-	default:
-		sys, err = stage.StartLocal(ctx, stage.LocalOptions{
-			Dir: o.Dir, Stage: o.Stage, FreePorts: true, Output: obs.AddLog,
-			Env: append(env, "OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:"+strconv.Itoa(otlpPort)),
-		})
-	}
+	sess, err := session.Start(ctx, session.Options{
+		Stage: o.Stage, Dir: o.Dir, Runtime: res.Runtime, FreePorts: true,
+		Env: []string{"ROLL_MAX_DELAY=100ms"}, Output: obs.AddLog, Receiver: "0.0.0.0:0",
+	})
 	if err != nil {
 		res.Setup = err
 		res.fillLogTail(obs)
@@ -139,20 +110,18 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		}
 		return res, nil
 	}
-	stopped := false
+	defer sess.Close()
+	obs.Store = sess.Store
+	store := sess.Store
 	stop := func() {
-		if !stopped {
-			stopped = true
-			stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-			defer cancel()
-			_ = sys.Stop(stopCtx)
-		}
+		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		_, _ = sess.StopServices(stopCtx)
 	}
-	defer stop()
 
 	fmt.Fprintln(progress, "sending traffic…")
 	p := &prober{client: &http.Client{Timeout: 10 * time.Second}, obs: obs}
-	probe(ctx, p, obs, sys)
+	probe(ctx, p, obs, sess)
 	wait := o.Wait
 	if wait == 0 {
 		wait = 8 * time.Second
@@ -161,12 +130,12 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	_ = store.WaitFor(waitCtx, func(*otlp.Store) bool { return obs.expectedArrived() })
 	cancel()
 	for _, s := range obs.Services {
-		obs.Metrics[s], obs.MetricsErr[s] = scrape(ctx, p.client, sys.URL(s)+"/metrics")
+		obs.Metrics[s], obs.MetricsErr[s] = scrape(ctx, p.client, sess.URL(s)+"/metrics")
 	}
 
 	// The last request is answered just before SIGTERM: only a flush on
 	// shutdown gets its spans out before the batch timer would.
-	p.do(ctx, "last-roll", http.MethodGet, sys.URL("dice-roller")+"/roll?die=fair")
+	p.do(ctx, "last-roll", http.MethodGet, sess.URL("dice-roller")+"/roll?die=fair")
 	fmt.Fprintln(progress, "stopping the stage…")
 	stop()
 	lastCtx, cancel := context.WithTimeout(ctx, 3*time.Second)
@@ -239,7 +208,7 @@ func chooseRuntime(ctx context.Context, want string) (string, error) {
 }
 
 // probe sends the stage's known traffic.
-func probe(ctx context.Context, p *prober, obs *Observation, sys system) {
+func probe(ctx context.Context, p *prober, obs *Observation, sys *session.Session) {
 	roller := sys.URL("dice-roller")
 	p.do(ctx, "roll", http.MethodGet, roller+"/roll?die=fair")
 	p.do(ctx, "missing-die", http.MethodGet, roller+"/roll")

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -15,12 +13,10 @@ import (
 	"strings"
 	"sync"
 	"syscall"
-	"time"
 
 	"github.com/go-o11y-workshop/kit/workshop/internal/breaks"
-	"github.com/go-o11y-workshop/kit/workshop/internal/otlp"
 	"github.com/go-o11y-workshop/kit/workshop/internal/repo"
-	"github.com/go-o11y-workshop/kit/workshop/internal/viewer"
+	"github.com/go-o11y-workshop/kit/workshop/internal/session"
 	"github.com/go-o11y-workshop/kit/workshop/stage"
 )
 
@@ -141,14 +137,6 @@ func up(ctx context.Context, env *Env, o upOptions) (err error) {
 		return err
 	}
 	sweepLocal(env) // a killed earlier run's services would hold the ports
-	// Checked before building anything: a port still held by an earlier run
-	// (or by the Docker stack) is the usual way this fails.
-	for _, s := range services {
-		if !upPortFree(s.Port) {
-			return fmt.Errorf("port %d of the %s is already in use (is stage %d still running, in another terminal "+
-				"or in Docker?): stop what holds it; `workshop doctor` names it", s.Port, s.Name, o.stage)
-		}
-	}
 	out := newUpOutput(env, services)
 
 	if o.brk != nil {
@@ -164,63 +152,48 @@ func up(ctx context.Context, env *Env, o upOptions) (err error) {
 		o.dir = broken
 	}
 
-	// The receiver and the viewer outlive the services, so the spans the
-	// services flush on their way out are still received.
-	srv := newUpServers()
-	defer func() { err = errors.Join(err, srv.stop()) }()
+	opts := session.Options{
+		Stage: o.stage, Dir: o.dir, Runtime: "local",
+		// Export every half second rather than the SDK's default 5 s, so a
+		// request is in the viewer by the time you look.
+		Env:    []string{"OTEL_BSP_SCHEDULE_DELAY=500"},
+		Output: out.line,
+	}
 	if o.viewer {
-		ln, err := otlp.Listen("0.0.0.0:" + strconv.Itoa(o.otlpPort))
-		switch {
-		case errors.Is(err, otlp.ErrAddrInUse):
-			o.viewer = false
-			out.say("port %d is already taken (the Docker stack's Alloy?): the services send their telemetry there, "+
-				"and the built-in viewer is off.", o.otlpPort)
-		case err != nil:
-			return err
-		default:
-			vln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(o.viewerPort))
-			if err != nil {
-				ln.Close()
-				return fmt.Errorf("the viewer cannot listen on port %d (%v): choose another with --viewer-port, "+
-					"or run without it: --no-viewer", o.viewerPort, err)
-			}
-			out.store = otlp.NewStore(otlp.DefaultLimits)
-			metrics := map[string]string{}
-			for _, s := range services {
-				metrics[s.Name] = "http://127.0.0.1:" + strconv.Itoa(s.Port) + "/metrics"
-			}
-			title := fmt.Sprintf("Stage %d", o.stage)
-			if o.brk != nil {
-				title += " — break: " + o.brk.Name
-			}
-			srv.start(ln, otlp.NewReceiver(out.store))
-			srv.start(vln, viewer.New(out.store, viewer.Options{Title: title, Metrics: metrics}))
+		// The receiver and the viewer outlive the services, so the spans the
+		// services flush on their way out are still received.
+		opts.Receiver, opts.ReceiverMayBeTaken = "0.0.0.0:"+strconv.Itoa(o.otlpPort), true
+		opts.Viewer = "127.0.0.1:" + strconv.Itoa(o.viewerPort)
+		opts.ViewerTitle = fmt.Sprintf("Stage %d", o.stage)
+		if o.brk != nil {
+			opts.ViewerTitle += " — break: " + o.brk.Name
 		}
+	} else {
+		opts.Env = append(opts.Env, "OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:"+strconv.Itoa(o.otlpPort))
 	}
 
 	out.say("building and starting stage %d: %s ...", o.stage, o.code)
-	sys, err := stage.StartLocal(ctx, stage.LocalOptions{
-		Dir:   o.dir,
-		Stage: o.stage,
-		Env: []string{
-			"OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:" + strconv.Itoa(o.otlpPort),
-			// Export every half second rather than the SDK's default 5 s, so
-			// a request is in the viewer by the time you look. (The reference
-			// sets 1 s in code, which takes precedence over the variable.)
-			"OTEL_BSP_SCHEDULE_DELAY=500",
-		},
-		Output: out.line,
-	})
-	if err != nil {
-		if ctx.Err() != nil { // Ctrl-C while building or starting; StartLocal cleaned up
-			out.say("interrupted; nothing left running.")
-			return nil
-		}
+	s, err := session.Start(ctx, opts)
+	var listenErr *session.ListenError
+	switch {
+	case errors.As(err, &listenErr):
+		return fmt.Errorf("the viewer cannot listen on port %d (%v): choose another with --viewer-port, "+
+			"or run without it: --no-viewer", o.viewerPort, listenErr.Err)
+	case err != nil && ctx.Err() != nil: // Ctrl-C while building or starting; Start cleaned up
+		out.say("interrupted; nothing left running.")
+		return nil
+	case err != nil:
 		return err
+	}
+	defer func() { err = errors.Join(err, s.Close()) }()
+	if s.ReceiverTaken {
+		o.viewer = false
+		out.say("port %d is already taken (the Docker stack's Alloy?): the services send their telemetry there, "+
+			"and the built-in viewer is off.", o.otlpPort)
 	}
 	out.summary(o, services)
 
-	crashed := waitUp(ctx, sys, srv)
+	crashed := s.Wait(ctx)
 	if crashed != nil {
 		out.say("%v; stopping the other services ...", crashed)
 	} else {
@@ -229,52 +202,13 @@ func up(ctx context.Context, env *Env, o upOptions) (err error) {
 	// A second signal while they drain kills them instead of waiting.
 	killCtx, stopKill := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stopKill()
-	before := spansByTrace(out.store)
-	stopErr := sys.Stop(killCtx)
-	if out.store != nil {
-		n := flushedSpans(before, spansByTrace(out.store))
+	n, stopErr := s.StopServices(killCtx)
+	if s.Store != nil {
 		out.say("stopped; nothing left running. The services' final flush delivered %s.", spanCount(n))
 	} else {
 		out.say("stopped; nothing left running.")
 	}
 	return errors.Join(crashed, stopErr)
-}
-
-// waitUp waits for ctx to end, and returns nil, or for a service or one of
-// the servers to fail, and returns what happened.
-func waitUp(ctx context.Context, sys *stage.LocalSystem, srv *upServers) error {
-	tick := time.NewTicker(250 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case err := <-srv.errs:
-			return err
-		case <-tick.C:
-			exited := sys.Exited()
-			for _, s := range sys.Services() {
-				if err, ok := exited[s.Name]; ok {
-					detail := ""
-					if err != nil {
-						detail = " (" + err.Error() + ")"
-					}
-					return fmt.Errorf("the %s exited unexpectedly%s", s.Name, detail)
-				}
-			}
-		}
-	}
-}
-
-// upPortFree reports whether a service could listen on port, as the
-// services do (every interface).
-func upPortFree(port int) bool {
-	ln, err := net.Listen("tcp", ":"+strconv.Itoa(port))
-	if err != nil {
-		return false
-	}
-	ln.Close()
-	return true
 }
 
 func spanCount(n int) string {
@@ -284,75 +218,14 @@ func spanCount(n int) string {
 	return strconv.Itoa(n) + " spans"
 }
 
-// upServers runs the OTLP receiver and the viewer until stop.
-type upServers struct {
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-	errs   chan error // a server that failed while running
-}
-
-func newUpServers() *upServers {
-	ctx, cancel := context.WithCancel(context.Background())
-	return &upServers{ctx: ctx, cancel: cancel, errs: make(chan error, 2)}
-}
-
-func (s *upServers) start(ln net.Listener, h http.Handler) {
-	s.wg.Go(func() {
-		if err := otlp.Serve(s.ctx, ln, h); err != nil {
-			s.errs <- fmt.Errorf("the server on %s stopped: %w", ln.Addr(), err)
-		}
-	})
-}
-
-// stop closes the listeners, lets in-flight requests finish, and returns
-// the errors of servers that failed.
-func (s *upServers) stop() error {
-	s.cancel()
-	s.wg.Wait()
-	var errs []error
-	for {
-		select {
-		case err := <-s.errs:
-			errs = append(errs, err)
-		default:
-			return errors.Join(errs...)
-		}
-	}
-}
-
-// spansByTrace counts the spans held per trace; nil without a store.
-func spansByTrace(store *otlp.Store) map[string]int {
-	if store == nil {
-		return nil
-	}
-	counts := map[string]int{}
-	for _, t := range store.Traces(0) {
-		counts[t.ID] = len(t.Spans)
-	}
-	return counts
-}
-
-// flushedSpans is how many spans arrived between two counts. (A trace
-// evicted in between only hides its own spans, not the new ones.)
-func flushedSpans(before, after map[string]int) int {
-	n := 0
-	for id, c := range after {
-		n += max(0, c-before[id])
-	}
-	return n
-}
-
 // upOutput prints the services' lines, prefixed with the service's name,
-// and the CLI's own lines, without interleaving them; and keeps the
-// services' lines in the store for the viewer's logs page.
+// and the CLI's own lines, without interleaving them.
 type upOutput struct {
 	mu     sync.Mutex
 	w      io.Writer
 	color  bool
 	width  int
 	colors map[string]string
-	store  *otlp.Store // nil without the built-in viewer
 }
 
 // serviceColors are ANSI foreground colours, the same for a service in every stage.
@@ -368,9 +241,6 @@ func newUpOutput(env *Env, services []stage.Service) *upOutput {
 
 // line is the runtime's Output: one line a service printed.
 func (o *upOutput) line(service string, line []byte) {
-	if o.store != nil {
-		o.store.AddLogLine(service, line)
-	}
 	prefix := fmt.Sprintf("%-*s |", o.width, service)
 	if o.color {
 		code := o.colors[service]

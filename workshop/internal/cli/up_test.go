@@ -86,20 +86,9 @@ func TestUpOutput(t *testing.T) {
 		t.Setenv("NO_COLOR", tt.noColor)
 		var buf bytes.Buffer
 		o := newUpOutput(&Env{Stdout: &buf, Terminal: tt.terminal}, services)
-		o.store = otlp.NewStore(otlp.DefaultLimits)
 		o.line("frontend", []byte(`{"message":"hi"}`))
 		assert.Equal(t, tt.want, buf.String())
-		logs := o.store.Logs("frontend", 0)
-		require.Len(t, logs, 1, "the line reaches the viewer's logs page")
-		assert.Equal(t, "hi", logs[0].Message)
 	}
-}
-
-func TestFlushedSpans(t *testing.T) {
-	before := map[string]int{"a": 2, "evicted": 5}
-	after := map[string]int{"a": 3, "b": 2}
-	assert.Equal(t, 3, flushedSpans(before, after))
-	assert.Equal(t, 0, flushedSpans(after, after))
 }
 
 // TestUp runs the real CLI as a subprocess, as `make stage1` does, and
