@@ -81,11 +81,12 @@ func StartLocal(ctx context.Context, o LocalOptions) (_ *LocalSystem, err error)
 	}
 	// Checked before building anything: a port still held by an earlier run
 	// (or by the Docker stack) is the usual way this fails.
-	for _, s := range services {
-		if !PortFree(sys.ports[s.Name]) {
-			return nil, fmt.Errorf("port %d of the %s is already in use (is stage %d still running, in another terminal "+
-				"or in Docker?): stop what holds it; `workshop doctor` names it", sys.ports[s.Name], s.Name, o.Stage)
-		}
+	chosen := make([]Service, len(services))
+	for i, s := range services {
+		chosen[i] = Service{Name: s.Name, Port: sys.ports[s.Name]}
+	}
+	if err := CheckPorts(o.Stage, chosen); err != nil {
+		return nil, err
 	}
 	buildDir := o.BuildDir
 	if buildDir == "" {
@@ -234,6 +235,18 @@ func FreePort() (int, error) {
 	}
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+// CheckPorts fails, saying what to do, when a port of the services of stage
+// n is in use.
+func CheckPorts(n int, services []Service) error {
+	for _, s := range services {
+		if !PortFree(s.Port) {
+			return fmt.Errorf("port %d of the %s is already in use (is stage %d still running, in another terminal "+
+				"or in Docker?): stop what holds it; `workshop doctor` names it", s.Port, s.Name, n)
+		}
+	}
+	return nil
 }
 
 // PortFree reports whether a service could listen on port the way the

@@ -137,6 +137,9 @@ func up(ctx context.Context, env *Env, o upOptions) (err error) {
 		return err
 	}
 	sweepLocal(env) // a killed earlier run's services would hold the ports
+	if err := stage.CheckPorts(o.stage, services); err != nil {
+		return err // before anything is built
+	}
 	out := newUpOutput(env, services)
 
 	if o.brk != nil {

@@ -126,19 +126,27 @@ func Start(ctx context.Context, o Options) (_ *Session, err error) {
 			o.Output(service, line)
 		}
 	}
+	// (Assigned only on success: a nil *LocalSystem in the interface would
+	// not compare equal to nil.)
 	switch o.Runtime {
 	case "docker":
-		s.sys, err = runtime.StartDocker(ctx, runtime.DockerOptions{
+		var sys *runtime.DockerSystem
+		if sys, err = runtime.StartDocker(ctx, runtime.DockerOptions{
 			Dir: o.Dir, Stage: o.Stage, Env: o.Env, OTLPPort: otlpPort, Output: output,
-		})
+		}); err == nil {
+			s.sys = sys
+		}
 	case "", "local":
 		env := o.Env
 		if otlpPort != 0 {
 			env = append(env[:len(env):len(env)], "OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:"+strconv.Itoa(otlpPort))
 		}
-		s.sys, err = stage.StartLocal(ctx, stage.LocalOptions{
+		var sys *stage.LocalSystem
+		if sys, err = stage.StartLocal(ctx, stage.LocalOptions{
 			Dir: o.Dir, Stage: o.Stage, FreePorts: o.FreePorts, Env: env, Output: output,
-		})
+		}); err == nil {
+			s.sys = sys
+		}
 	default:
 		return nil, fmt.Errorf("unknown runtime %q; valid: docker, local", o.Runtime)
 	}
