@@ -11,20 +11,22 @@ type Service struct {
 	Port int    // default port in that stage
 }
 
-// Layout lists the services of a stage, dependencies first (a service only
-// calls the ones before it).
-func Layout(stage int) ([]Service, error) {
-	switch stage {
-	case 1:
-		return []Service{{"dice-roller", 8100}}, nil
-	case 2:
-		return []Service{{"dice-roller", 8101}, {"frontend", 8102}}, nil
-	case 3:
-		return []Service{{"die-service", 8103}, {"dice-roller", 8104}, {"frontend", 8105}}, nil
-	case 4:
-		return []Service{{"die-service", 8106}, {"dice-roller", 8107}, {"frontend", 8108}}, nil
+// layouts is the port table of SPEC §3, stage by stage: the one copy the
+// CLI, doctor and the stack's tests read.
+var layouts = [...][]Service{
+	1: {{"dice-roller", 8100}},
+	2: {{"dice-roller", 8101}, {"frontend", 8102}},
+	3: {{"die-service", 8103}, {"dice-roller", 8104}, {"frontend", 8105}},
+	4: {{"die-service", 8106}, {"dice-roller", 8107}, {"frontend", 8108}},
+}
+
+// Layout lists the services of stage n with their ports, dependencies first
+// (a service only calls the ones before it).
+func Layout(n int) ([]Service, error) {
+	if n < 1 || n >= len(layouts) {
+		return nil, fmt.Errorf("no stage %d; stages are 1–%d", n, len(layouts)-1)
 	}
-	return nil, fmt.Errorf("no stage %d; stages are 1–4", stage)
+	return append([]Service(nil), layouts[n]...), nil
 }
 
 // PeerEnv is the environment that tells each service where its peers are,

@@ -36,6 +36,12 @@ func TestLayout(t *testing.T) {
 	assert.Equal(t, []Service{{"die-service", 8106}, {"dice-roller", 8107}, {"frontend", 8108}}, s)
 	_, err = Layout(5)
 	assert.EqualError(t, err, "no stage 5; stages are 1–4")
+	_, err = Layout(0)
+	assert.Error(t, err)
+	for n := 1; n <= repo.Stages; n++ {
+		_, err := Layout(n)
+		assert.NoError(t, err, "every stage of the checkout has its services and ports")
+	}
 }
 
 func stageDir(t *testing.T, n int) string {

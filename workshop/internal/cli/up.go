@@ -15,8 +15,10 @@ import (
 	"syscall"
 
 	"github.com/go-o11y-workshop/kit/workshop/internal/breaks"
+	"github.com/go-o11y-workshop/kit/workshop/internal/otlp"
 	"github.com/go-o11y-workshop/kit/workshop/internal/repo"
 	"github.com/go-o11y-workshop/kit/workshop/internal/session"
+	"github.com/go-o11y-workshop/kit/workshop/internal/viewer"
 	"github.com/go-o11y-workshop/kit/workshop/stage"
 )
 
@@ -32,12 +34,12 @@ type upOptions struct {
 }
 
 func runUp(env *Env, args []string) error {
-	fs := newFlags(env, "up", "N [--exercise] [--break NAME|list] [--no-viewer] [--viewer-port 8190] [--otlp-port 4318]")
+	fs := newFlags(env, "up", fmt.Sprintf("N [--exercise] [--break NAME|list] [--no-viewer] [--viewer-port %d] [--otlp-port %d]", viewer.DefaultPort, otlp.DefaultPort))
 	exercise := fs.Bool("exercise", false, "run your code in exercises/stageN instead of the reference")
 	noViewer := fs.Bool("no-viewer", false, "start neither the built-in OTLP receiver nor the viewer: the telemetry goes to whatever listens on --otlp-port")
 	breakName := fs.String("break", "", "run the reference with the classic instrumentation mistake `NAME` switched in (list: name them all)")
-	viewerPort := fs.Int("viewer-port", 8190, "port of the telemetry viewer, on localhost")
-	otlpPort := fs.Int("otlp-port", 4318, "port of the OTLP/HTTP receiver the services send their telemetry to")
+	viewerPort := fs.Int("viewer-port", viewer.DefaultPort, "port of the telemetry viewer, on localhost")
+	otlpPort := fs.Int("otlp-port", otlp.DefaultPort, "port of the OTLP/HTTP receiver the services send their telemetry to")
 	rest, err := parse(fs, args)
 	if err != nil {
 		return err

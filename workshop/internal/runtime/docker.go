@@ -93,6 +93,7 @@ func insideContainerWithLocalEngine() bool {
 type Engine struct {
 	Version string
 	Arch    string // GOARCH of the engine's machine
+	Host    string // where it answers, e.g. unix:///var/run/docker.sock
 }
 
 // DetectEngine pings the engine. The library's own error for a missing
@@ -115,10 +116,14 @@ func DetectEngine(ctx context.Context) (eng Engine, err error) {
 	if err != nil {
 		return Engine{}, noEngine(err)
 	}
-	return Engine{Version: info.Info.ServerVersion, Arch: goarch(info.Info.Architecture)}, nil
+	return Engine{Version: info.Info.ServerVersion, Arch: goarch(info.Info.Architecture), Host: cli.DaemonHost()}, nil
 }
 
 func noEngine(err error) error {
+	if strings.Contains(err.Error(), "permission denied") {
+		return fmt.Errorf("the Docker engine's socket refuses this user (%v): add yourself to the docker group "+
+			"(then log in again), or use --runtime local", err)
+	}
 	return fmt.Errorf("no Docker engine answers (%v); start Docker, or set DOCKER_HOST for Colima, Rancher Desktop or Podman, or use --runtime local", err)
 }
 
