@@ -40,8 +40,8 @@ const (
 )
 
 // Pack writes into out the build context of the images of stage n's module
-// at dir: each service's binary built for linux/arch, the probe, and the
-// Dockerfile (with the probe). compose builds each service's image from it
+// at dir: each service's binary built for linux/arch, the probe, the
+// Dockerfile (with the probe) and a .dockerignore that keeps the rest out. compose builds each service's image from it
 // with `args: {SERVICE: <service>}`. root is the checkout, where the probe's
 // source is.
 func Pack(ctx context.Context, root string, n int, dir, arch, out string) error {
@@ -58,6 +58,15 @@ func Pack(ctx context.Context, root string, n int, dir, arch, out string) error 
 	}
 	if output, err := goBuild(ctx, filepath.Join(root, probeModule), target, filepath.Join(out, "probe"), probePackage); err != nil {
 		return fmt.Errorf("building the probe: %w\n%s", err, output)
+	}
+	// The context is the folder: only the recipe, the binaries and the probe
+	// go to the engine (not, say, the CLI's own builds in bin/<os>_<arch>).
+	ignore := "*\n!Dockerfile\n!probe\n"
+	for _, s := range services {
+		ignore += "!" + s.Name + "\n"
+	}
+	if err := os.WriteFile(filepath.Join(out, ".dockerignore"), []byte(ignore), 0o644); err != nil {
+		return err
 	}
 	return os.WriteFile(filepath.Join(out, "Dockerfile"), []byte(Dockerfile(true)), 0o644)
 }
