@@ -9,15 +9,21 @@ import (
 type Service struct {
 	Name string // folder in the stage module, and its compose name
 	Port int    // default port in that stage
+	// Needs names the services it calls as it starts, which must answer
+	// before it starts (stages 3–4's frontend fetches the die list once;
+	// the others only call their peers per request).
+	Needs []string
 }
 
 // layouts is the port table of SPEC §3, stage by stage: the one copy the
 // CLI, doctor and the stack's tests read.
 var layouts = [...][]Service{
-	1: {{"dice-roller", 8100}},
-	2: {{"dice-roller", 8101}, {"frontend", 8102}},
-	3: {{"die-service", 8103}, {"dice-roller", 8104}, {"frontend", 8105}},
-	4: {{"die-service", 8106}, {"dice-roller", 8107}, {"frontend", 8108}},
+	1: {{Name: "dice-roller", Port: 8100}},
+	2: {{Name: "dice-roller", Port: 8101}, {Name: "frontend", Port: 8102}},
+	3: {{Name: "die-service", Port: 8103}, {Name: "dice-roller", Port: 8104},
+		{Name: "frontend", Port: 8105, Needs: []string{"die-service"}}},
+	4: {{Name: "die-service", Port: 8106}, {Name: "dice-roller", Port: 8107},
+		{Name: "frontend", Port: 8108, Needs: []string{"die-service"}}},
 }
 
 // Layout lists the services of stage n with their ports, dependencies first

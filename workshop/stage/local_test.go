@@ -33,7 +33,8 @@ func TestLineWriterSplitsChunks(t *testing.T) {
 func TestLayout(t *testing.T) {
 	s, err := Layout(4)
 	require.NoError(t, err)
-	assert.Equal(t, []Service{{"die-service", 8106}, {"dice-roller", 8107}, {"frontend", 8108}}, s)
+	assert.Equal(t, []Service{{Name: "die-service", Port: 8106}, {Name: "dice-roller", Port: 8107},
+		{Name: "frontend", Port: 8108, Needs: []string{"die-service"}}}, s)
 	_, err = Layout(5)
 	assert.EqualError(t, err, "no stage 5; stages are 1–4")
 	_, err = Layout(0)

@@ -48,17 +48,21 @@ type DockerOptions struct {
 	Ready time.Duration
 	// BuildLog receives the engine's image build output (default: discarded).
 	BuildLog io.Writer
+	// StopTimeout bounds the wait for a container to stop after SIGTERM
+	// before it is killed (stage.DefaultStopTimeout when zero).
+	StopTimeout time.Duration
 }
 
 // DockerSystem is a stage running as containers on a private network.
 type DockerSystem struct {
-	services   []stage.Service
-	network    *testcontainers.DockerNetwork
-	containers []*testcontainers.DockerContainer
-	images     []string
-	urls       map[string]string
-	writers    []*stage.LineWriter
-	tmpDir     string
+	services    []stage.Service
+	network     *testcontainers.DockerNetwork
+	containers  map[string]*testcontainers.DockerContainer // by service
+	images      []string
+	urls        map[string]string
+	writers     []*stage.LineWriter
+	tmpDir      string
+	stopTimeout time.Duration
 }
 
 var (
@@ -151,17 +155,26 @@ func StartDocker(ctx context.Context, o DockerOptions) (_ *DockerSystem, err err
 	if err != nil {
 		return nil, err
 	}
-	sys := &DockerSystem{services: services, urls: map[string]string{}}
+	sys := &DockerSystem{services: services, urls: map[string]string{},
+		containers: map[string]*testcontainers.DockerContainer{}, stopTimeout: o.StopTimeout}
+	if sys.stopTimeout <= 0 {
+		sys.stopTimeout = stage.DefaultStopTimeout
+	}
 	defer func() {
 		if err != nil {
 			_ = sys.Stop(context.Background())
 		}
 	}()
 
-	if sys.tmpDir, err = os.MkdirTemp("", "workshop-img-"); err != nil {
-		return nil, err
+	target := stage.Target{GOOS: "linux", GOARCH: eng.Arch}
+	buildDir := stage.BinDir(o.Dir, target)
+	if os.MkdirAll(buildDir, 0o755) != nil { // a checkout that cannot be written
+		if sys.tmpDir, err = os.MkdirTemp("", "workshop-img-"); err != nil {
+			return nil, err
+		}
+		buildDir = sys.tmpDir
 	}
-	bins, err := stage.Build(ctx, o.Dir, services, stage.Target{GOOS: "linux", GOARCH: eng.Arch}, sys.tmpDir)
+	bins, err := stage.Build(ctx, o.Dir, services, target, buildDir)
 	if err != nil {
 		return nil, err
 	}
@@ -191,57 +204,104 @@ func StartDocker(ctx context.Context, o DockerOptions) (_ *DockerSystem, err err
 		return nil, noEngine(err)
 	}
 	defer cli.Close()
-	// The engine builds the images concurrently: each takes a while to commit.
 	// Tags are unique per run: grade runs several checks of a stage at once.
 	run := runCounter.Add(1)
 	for _, s := range services {
 		sys.images = append(sys.images, fmt.Sprintf("workshop.local/%s:stage%d-%d-%d", s.Name, o.Stage, os.Getpid(), run))
 	}
-	buildErrs := make([]error, len(services))
-	var wg sync.WaitGroup
-	for i, s := range services {
-		wg.Go(func() {
-			buildErrs[i] = buildImage(ctx, cli, bins[s.Name], s.Name, sys.images[i], labels, buildLog)
-		})
-	}
-	wg.Wait()
-	if err := errors.Join(buildErrs...); err != nil {
-		return nil, err
-	}
-
+	// Each service's image is built and its container started at once, the
+	// engine doing them side by side (committing an image and starting a
+	// container are its slow parts); a service waits only for those it
+	// calls as it starts.
+	started := map[string]chan struct{}{}
 	for _, s := range services {
+		started[s.Name] = make(chan struct{})
+	}
+	startCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		mu       sync.Mutex
+		firstErr error
+		wg       sync.WaitGroup
+	)
+	for i, s := range services {
 		lw := stage.NewLineWriter(func(line []byte) {
 			if o.Output != nil {
 				o.Output(s.Name, line)
 			}
 		})
 		sys.writers = append(sys.writers, lw)
-		port := strconv.Itoa(s.Port) + "/tcp"
-		c, err := testcontainers.Run(ctx, sys.images[len(sys.containers)],
-			testcontainers.WithLabels(labels),
-			testcontainers.WithEnv(envMap(env)),
-			testcontainers.WithExposedPorts(port),
-			network.WithNetwork([]string{s.Name}, sys.network),
-			// The containers send their OTLP to the CLI on this machine.
-			testcontainers.WithHostConfigModifier(func(hc *container.HostConfig) {
-				hc.ExtraHosts = append(hc.ExtraHosts, "host.docker.internal:host-gateway")
-			}),
-			testcontainers.WithLogConsumerConfig(&testcontainers.LogConsumerConfig{
-				Consumers: []testcontainers.LogConsumer{consumer{lw}},
-			}),
-			testcontainers.WithWaitStrategy(wait.ForHTTP("/healthz").WithPort(port).WithStartupTimeout(ready)),
-		)
-		if c != nil {
-			sys.containers = append(sys.containers, c)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("%s did not start: %w", s.Name, err)
-		}
-		if sys.urls[s.Name], err = c.PortEndpoint(ctx, port, "http"); err != nil {
-			return nil, err
-		}
+		wg.Go(func() {
+			err := buildImage(startCtx, cli, bins[s.Name], s.Name, sys.images[i], labels, buildLog)
+			for _, need := range s.Needs {
+				if err != nil {
+					break
+				}
+				select {
+				case <-started[need]:
+				case <-startCtx.Done():
+					err = startCtx.Err()
+				}
+			}
+			if err == nil && startCtx.Err() != nil {
+				return // a sibling failed: StartDocker reports that
+			}
+			if err == nil {
+				// ctx, not startCtx: the container's log stream lives as
+				// long as the context it was started with.
+				err = sys.run(ctx, s, sys.images[i], labels, env, lw, ready, &mu)
+			}
+			if err != nil {
+				mu.Lock()
+				if firstErr == nil {
+					firstErr = err
+				}
+				mu.Unlock()
+				cancel()
+				return
+			}
+			close(started[s.Name])
+		})
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return nil, firstErr
 	}
 	return sys, nil
+}
+
+// run starts the container of one service on the network and waits until it
+// answers /healthz.
+func (d *DockerSystem) run(ctx context.Context, s stage.Service, image string, labels map[string]string,
+	env []string, lw *stage.LineWriter, ready time.Duration, mu *sync.Mutex) error {
+	port := strconv.Itoa(s.Port) + "/tcp"
+	c, err := testcontainers.Run(ctx, image,
+		testcontainers.WithLabels(labels),
+		testcontainers.WithEnv(envMap(env)),
+		testcontainers.WithExposedPorts(port),
+		network.WithNetwork([]string{s.Name}, d.network),
+		// The containers send their OTLP to the CLI on this machine.
+		testcontainers.WithHostConfigModifier(func(hc *container.HostConfig) {
+			hc.ExtraHosts = append(hc.ExtraHosts, "host.docker.internal:host-gateway")
+		}),
+		testcontainers.WithLogConsumerConfig(&testcontainers.LogConsumerConfig{
+			Consumers: []testcontainers.LogConsumer{consumer{lw}},
+		}),
+		testcontainers.WithWaitStrategy(wait.ForHTTP("/healthz").WithPort(port).WithStartupTimeout(ready)),
+	)
+	if c != nil {
+		mu.Lock()
+		d.containers[s.Name] = c
+		mu.Unlock()
+	}
+	if err != nil {
+		return fmt.Errorf("%s did not start: %w", s.Name, err)
+	}
+	url, err := c.PortEndpoint(ctx, port, "http")
+	mu.Lock()
+	d.urls[s.Name] = url
+	mu.Unlock()
+	return err
 }
 
 // consumer hands a container's output to a line writer.
@@ -297,27 +357,40 @@ func (d *DockerSystem) URL(service string) string { return d.urls[service] }
 // Services lists the running services.
 func (d *DockerSystem) Services() []stage.Service { return d.services }
 
-// Stop terminates the containers (SIGTERM first: they drain and flush),
-// removes their images and the network, and the temporary binaries.
+// Stop terminates the containers (SIGTERM first: they drain and flush), all
+// at once, removes their images and the network, and the temporary binaries.
 func (d *DockerSystem) Stop(ctx context.Context) error {
-	var errs []error
-	for i := len(d.containers) - 1; i >= 0; i-- {
-		c := d.containers[i]
-		if err := testcontainers.TerminateContainer(c, testcontainers.StopContext(ctx), testcontainers.StopTimeout(15*time.Second)); err != nil {
+	var (
+		mu   sync.Mutex
+		errs []error
+		wg   sync.WaitGroup
+	)
+	fail := func(err error) {
+		if err != nil {
+			mu.Lock()
 			errs = append(errs, err)
+			mu.Unlock()
 		}
 	}
+	for _, c := range d.containers {
+		wg.Go(func() {
+			fail(testcontainers.TerminateContainer(c, testcontainers.StopContext(ctx), testcontainers.StopTimeout(d.stopTimeout)))
+		})
+	}
+	wg.Wait()
 	d.containers = nil
 	if len(d.images) > 0 {
 		if cli, err := testcontainers.NewDockerClientWithOpts(ctx); err == nil {
 			for _, img := range d.images {
-				if _, err := cli.ImageRemove(ctx, img, client.ImageRemoveOptions{Force: true, PruneChildren: true}); err != nil {
-					errs = append(errs, err)
-				}
+				wg.Go(func() {
+					_, err := cli.ImageRemove(ctx, img, client.ImageRemoveOptions{Force: true, PruneChildren: true})
+					fail(err)
+				})
 			}
+			wg.Wait()
 			cli.Close()
 		} else {
-			errs = append(errs, err)
+			fail(err)
 		}
 		d.images = nil
 	}
@@ -325,13 +398,21 @@ func (d *DockerSystem) Stop(ctx context.Context) error {
 		w.Flush()
 	}
 	if d.network != nil {
-		if err := d.network.Remove(ctx); err != nil {
-			errs = append(errs, err)
-		}
+		fail(d.network.Remove(ctx))
 		d.network = nil
 	}
 	if d.tmpDir != "" {
-		errs = append(errs, os.RemoveAll(d.tmpDir))
+		fail(os.RemoveAll(d.tmpDir))
 	}
 	return errors.Join(errs...)
+}
+
+// StopService stops one service's container (SIGTERM: it drains and
+// flushes; killed after the stop timeout); Stop removes it later.
+func (d *DockerSystem) StopService(ctx context.Context, service string) error {
+	c, ok := d.containers[service]
+	if !ok {
+		return fmt.Errorf("no service %s is running", service)
+	}
+	return c.Stop(ctx, &d.stopTimeout)
 }
