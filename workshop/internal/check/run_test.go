@@ -110,7 +110,7 @@ func TestFixturesFailExactlyTheirCheck(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "stage"+strconv.Itoa(f.stage))
 			require.NoError(t, breaks.Apply(referenceDir(t, f.stage), dir, b, f.stage))
 
-			res, err := Run(t.Context(), Options{Stage: f.stage, Dir: dir, Runtime: "local", Wait: 4 * time.Second})
+			res, err := Run(t.Context(), Options{Stage: f.stage, Dir: dir, Runtime: "local"})
 			require.NoError(t, err)
 			require.NoError(t, res.Setup)
 			assert.Equal(t, []string{f.fails}, failing(res), "only the %s check fails", f.fails)

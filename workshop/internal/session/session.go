@@ -32,6 +32,10 @@ type Options struct {
 	// Output receives each line a service prints; the lines are also kept
 	// in the store for the viewer's logs page.
 	Output func(service string, line []byte)
+	// Drain is the services' SHUTDOWN_TIMEOUT, how long they may finish
+	// their requests after SIGTERM (zero: their default, 10 s). A stop waits
+	// for it and their flush bound, then kills.
+	Drain time.Duration
 
 	// Receiver is the address of the OTLP/HTTP receiver ("0.0.0.0:4318";
 	// port 0 for any); the services are told to send there. Empty: no
@@ -68,6 +72,7 @@ type system interface {
 	URL(service string) string
 	Services() []stage.Service
 	Stop(ctx context.Context) error
+	StopService(ctx context.Context, service string) error
 }
 
 // ListenError is a server of the session that could not listen.
@@ -118,6 +123,11 @@ func Start(ctx context.Context, o Options) (_ *Session, err error) {
 		}
 	}
 
+	env := o.Env[:len(o.Env):len(o.Env)]
+	if o.Drain > 0 {
+		env = append(env, "SHUTDOWN_TIMEOUT="+o.Drain.String())
+	}
+	stopTimeout := stage.StopTimeout(o.Drain)
 	output := func(service string, line []byte) {
 		if s.Store != nil {
 			s.Store.AddLogLine(service, line)
@@ -132,18 +142,17 @@ func Start(ctx context.Context, o Options) (_ *Session, err error) {
 	case "docker":
 		var sys *runtime.DockerSystem
 		if sys, err = runtime.StartDocker(ctx, runtime.DockerOptions{
-			Dir: o.Dir, Stage: o.Stage, Env: o.Env, OTLPPort: otlpPort, Output: output,
+			Dir: o.Dir, Stage: o.Stage, Env: env, OTLPPort: otlpPort, Output: output, StopTimeout: stopTimeout,
 		}); err == nil {
 			s.sys = sys
 		}
 	case "", "local":
-		env := o.Env
 		if otlpPort != 0 {
-			env = append(env[:len(env):len(env)], "OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:"+strconv.Itoa(otlpPort))
+			env = append(env, "OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:"+strconv.Itoa(otlpPort))
 		}
 		var sys *stage.LocalSystem
 		if sys, err = stage.StartLocal(ctx, stage.LocalOptions{
-			Dir: o.Dir, Stage: o.Stage, FreePorts: o.FreePorts, Env: env, Output: output,
+			Dir: o.Dir, Stage: o.Stage, FreePorts: o.FreePorts, Env: env, Output: output, StopTimeout: stopTimeout,
 		}); err == nil {
 			s.sys = sys
 		}
@@ -227,15 +236,19 @@ func (s *Session) StopServices(ctx context.Context) (flushed int, err error) {
 	return flushedSpans(before, spansByTrace(s.Store)), err
 }
 
-// Close stops the services if they still run (within 30 s), then the
-// receiver and the viewer, and returns what failed. The store stays
-// readable.
+// StopService stops one service (SIGTERM: it drains and flushes; killed
+// when ctx ends or past its stop bound) while the others and the receiver
+// keep running.
+func (s *Session) StopService(ctx context.Context, service string) error {
+	return s.sys.StopService(ctx, service)
+}
+
+// Close stops the services if they still run, then the receiver and the
+// viewer, and returns what failed. The store stays readable.
 func (s *Session) Close() error {
 	var errs []error
 	if !s.stopped && s.sys != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		_, err := s.StopServices(ctx)
-		cancel()
+		_, err := s.StopServices(context.Background()) // bounded by the stop timeout
 		errs = append(errs, err)
 	}
 	errs = append(errs, s.servers.stop())
