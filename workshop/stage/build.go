@@ -7,7 +7,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	goruntime "runtime"
 	"strings"
+	"time"
 )
 
 // BuildError is a compile failure, with the compiler's output for the learner.
@@ -84,8 +86,18 @@ func goBuild(ctx context.Context, dir string, target Target, out string, pkgs ..
 	if err := os.MkdirAll(scratch, 0o755); err != nil {
 		return "", err
 	}
+	removeStaleScratch(scratch)
 	args := append([]string{"build", "-trimpath", "-ldflags=-s -w", "-o", out}, pkgs...)
 	cmd := exec.CommandContext(ctx, "go", args...)
+	// Interrupted, go removes its scratch folder before it exits; killed
+	// only if it does not within a few seconds.
+	cmd.Cancel = func() error {
+		if goruntime.GOOS == "windows" { // no interrupt to send
+			return cmd.Process.Kill()
+		}
+		return cmd.Process.Signal(os.Interrupt)
+	}
+	cmd.WaitDelay = 5 * time.Second
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOWORK=off", "GOOS="+target.GOOS, "GOARCH="+target.GOARCH,
 		"GOTMPDIR="+scratch)
@@ -93,6 +105,17 @@ func goBuild(ctx context.Context, dir string, target Target, out string, pkgs ..
 	cmd.Stdout, cmd.Stderr = &output, &output
 	err = cmd.Run()
 	return output.String(), err
+}
+
+// removeStaleScratch removes the scratch folders of go builds that were
+// killed before they could (an hour is longer than any build).
+func removeStaleScratch(dir string) {
+	stale, _ := filepath.Glob(filepath.Join(dir, "go-build*"))
+	for _, d := range stale {
+		if fi, err := os.Stat(d); err == nil && fi.IsDir() && time.Since(fi.ModTime()) > time.Hour {
+			_ = os.RemoveAll(d)
+		}
+	}
 }
 
 // failingService names the service whose code the compiler complained about

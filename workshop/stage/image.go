@@ -4,33 +4,91 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
-// Dockerfile is the one recipe of a stage's images, for compose
-// (stages/stageN/compose.yaml, `make stageN-docker`) and for the containers
-// of `workshop check` alike: FROM scratch, so building pulls nothing and
-// works with no registry; one service's static binary, named by the build
-// argument SERVICE, as /service; an unprivileged user. With probe the image
-// also holds /probe, the healthcheck compose runs (scratch has no shell and
-// no curl); the CLI waits for /healthz from outside and needs none.
-func Dockerfile(probe bool) string {
-	probeLine := ""
-	if probe {
-		probeLine = "# scratch has no shell and no curl: the healthcheck runs this tiny Go program.\n" +
-			"COPY probe /probe\n"
-	}
+// The one recipe of a stage's images: FROM scratch, so nothing is pulled
+// and it works with no registry; one service's static binary as /service,
+// its entrypoint; an unprivileged user; and, in compose's images, the
+// healthcheck program as /probe (scratch has no shell and no curl; the CLI
+// waits for /healthz from outside and needs none). Dockerfile renders it for
+// `docker build` (compose); ImageArchive for `docker load` (the CLI's
+// containers), which skips the builder's container per step: 0.6–1.4 s for
+// an image here against 3.5 s built.
+const (
+	imageUser   = "65534:65534"
+	imageBinary = "/service"
+	imageProbe  = "/probe"
+)
+
+// Dockerfile is the recipe as compose builds it from Pack's folder, one
+// image per service, named by the build argument SERVICE.
+func Dockerfile() string {
 	return "# One image per service (the build argument SERVICE names it), from a\n" +
 		"# static binary built on the host: FROM scratch pulls nothing.\n" +
 		"FROM scratch\n" +
 		"ARG SERVICE\n" +
-		"COPY ${SERVICE} /service\n" +
-		probeLine +
-		"USER 65534:65534\n" +
-		"ENTRYPOINT [\"/service\"]\n"
+		"COPY ${SERVICE} " + imageBinary + "\n" +
+		"# scratch has no shell and no curl: the healthcheck runs this tiny Go program.\n" +
+		"COPY probe " + imageProbe + "\n" +
+		"USER " + imageUser + "\n" +
+		"ENTRYPOINT [\"" + imageBinary + "\"]\n"
+}
+
+// ImageArchive writes to w the image of one service, tagged tag, as
+// `docker load` reads it (a docker-archive: manifest, config, one layer
+// holding the binary): the recipe without the probe, for linux/arch, with
+// labels.
+func ImageArchive(w io.Writer, binary, arch, tag string, labels map[string]string) error {
+	bin, err := os.ReadFile(binary)
+	if err != nil {
+		return err
+	}
+	var layer bytes.Buffer
+	if err := writeTar(&layer, tarFile{strings.TrimPrefix(imageBinary, "/"), 0o755, bin}); err != nil {
+		return err
+	}
+	config, err := json.Marshal(map[string]any{
+		"architecture": arch,
+		"os":           "linux",
+		"config":       map[string]any{"User": imageUser, "Entrypoint": []string{imageBinary}, "Labels": labels},
+		"rootfs":       map[string]any{"type": "layers", "diff_ids": []string{fmt.Sprintf("sha256:%x", sha256.Sum256(layer.Bytes()))}},
+	})
+	if err != nil {
+		return err
+	}
+	configName := fmt.Sprintf("%x.json", sha256.Sum256(config))
+	manifest, err := json.Marshal([]map[string]any{{"Config": configName, "RepoTags": []string{tag}, "Layers": []string{"layer.tar"}}})
+	if err != nil {
+		return err
+	}
+	return writeTar(w, tarFile{"layer.tar", 0o644, layer.Bytes()}, tarFile{configName, 0o644, config},
+		tarFile{"manifest.json", 0o644, manifest})
+}
+
+type tarFile struct {
+	name string
+	mode int64
+	data []byte
+}
+
+func writeTar(w io.Writer, files ...tarFile) error {
+	tw := tar.NewWriter(w)
+	for _, f := range files {
+		if err := tw.WriteHeader(&tar.Header{Name: f.name, Mode: f.mode, Size: int64(len(f.data)), Typeflag: tar.TypeReg}); err != nil {
+			return err
+		}
+		if _, err := tw.Write(f.data); err != nil {
+			return err
+		}
+	}
+	return tw.Close()
 }
 
 // The healthcheck program: a package of the workshop module, in the checkout.
@@ -68,33 +126,5 @@ func Pack(ctx context.Context, root string, n int, dir, arch, out string) error 
 	if err := os.WriteFile(filepath.Join(out, ".dockerignore"), []byte(ignore), 0o644); err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(out, "Dockerfile"), []byte(Dockerfile(true)), 0o644)
-}
-
-// ImageContext is the build context of one service's image, as a tar: the
-// Dockerfile (without the probe) and the service's binary, nothing else.
-// Build it with the build argument SERVICE set to service.
-func ImageContext(service, binary string) (io.ReadSeeker, error) {
-	bin, err := os.ReadFile(binary)
-	if err != nil {
-		return nil, err
-	}
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	for _, f := range []struct {
-		name string
-		mode int64
-		data []byte
-	}{{"Dockerfile", 0o644, []byte(Dockerfile(false))}, {service, 0o755, bin}} {
-		if err := tw.WriteHeader(&tar.Header{Name: f.name, Mode: f.mode, Size: int64(len(f.data))}); err != nil {
-			return nil, err
-		}
-		if _, err := tw.Write(f.data); err != nil {
-			return nil, err
-		}
-	}
-	if err := tw.Close(); err != nil {
-		return nil, err
-	}
-	return bytes.NewReader(buf.Bytes()), nil
+	return os.WriteFile(filepath.Join(out, "Dockerfile"), []byte(Dockerfile()), 0o644)
 }

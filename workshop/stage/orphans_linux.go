@@ -40,7 +40,7 @@ func SweepLocal() (int, error) {
 		_ = syscall.Kill(pid, syscall.SIGTERM)
 	}
 	// The services drain and flush within their own bounds; past those, kill.
-	deadline := time.Now().Add(15 * time.Second)
+	deadline := time.Now().Add(DefaultStopTimeout)
 	for _, pid := range stale {
 		for syscall.Kill(pid, 0) == nil && time.Now().Before(deadline) {
 			time.Sleep(50 * time.Millisecond)

@@ -6,14 +6,16 @@
 // Dockerfile), and how they run here as processes (StartLocal).
 //
 // It is the workshop module's only package outside internal/, because the
-// stack module needs the same: `make stageN-docker` packs a stage for compose
-// and the stack's tests run stages to read their metrics. Importing this
-// package keeps one implementation of each of those jobs with the least
-// coupling: it uses the standard library only, so the stack compiles nothing
-// of the CLI (Docker client, viewer, lessons), and a change of a signature
-// here fails the stack's build at once instead of a command line drifting
-// apart from a Makefile. Running the stage as containers needs the Docker
-// client and stays in the CLI's internal/runtime.
+// stack module needs the same: its tests read the port table and run stages
+// here to scrape their metrics. Importing this package keeps one
+// implementation of those jobs with the least coupling: it uses the standard
+// library only, so the stack compiles nothing of the CLI (Docker client,
+// viewer, lessons), and a changed signature fails the stack's build at once
+// instead of a copy drifting. What needs the Docker engine goes through the
+// CLI, which links its client: `make stageN-docker` and the stack's compose
+// test run `workshop pack N`, which asks the engine for its architecture and
+// calls Pack; the CLI's own containers (internal/runtime) use the same
+// Dockerfile.
 package stage
 
 import "github.com/go-o11y-workshop/kit/workshop/internal/repo"

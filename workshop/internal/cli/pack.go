@@ -14,8 +14,8 @@ import (
 
 // runPack writes what compose builds a stage's images from (`make
 // stageN-docker` runs it): the services and the probe built for the Docker
-// engine's architecture, and the Dockerfile, the one recipe the CLI's own
-// containers use too.
+// engine's architecture, and the Dockerfile (stage's one image recipe, which
+// the CLI's own containers load as an image archive).
 func runPack(env *Env, args []string) error {
 	fs := newFlags(env, "pack", "N [DIR] [--out DIR/bin] [--arch GOARCH]")
 	out := fs.String("out", "", "the folder to write (default: DIR/bin, where the stage's compose.yaml builds from)")

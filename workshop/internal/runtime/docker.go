@@ -46,7 +46,8 @@ type DockerOptions struct {
 	Output func(service string, line []byte)
 	// Ready bounds the wait for each service's /healthz.
 	Ready time.Duration
-	// BuildLog receives the engine's image build output (default: discarded).
+	// BuildLog receives what the engine says as it loads the images
+	// (default: discarded).
 	BuildLog io.Writer
 	// StopTimeout bounds the wait for a container to stop after SIGTERM
 	// before it is killed (stage.DefaultStopTimeout when zero).
@@ -143,8 +144,8 @@ func goarch(machine string) string {
 }
 
 // StartDocker builds each service on this machine for the engine's platform,
-// packs it into a FROM scratch image (nothing is pulled: this works offline),
-// and starts the services on a private network where they find each other by
+// packs it into an image with the stage's recipe (FROM scratch: nothing is
+// pulled, this works offline), and starts the services on a private network where they find each other by
 // name. On any failure everything created so far is removed.
 func StartDocker(ctx context.Context, o DockerOptions) (_ *DockerSystem, err error) {
 	services, err := stage.Layout(o.Stage)
@@ -180,9 +181,6 @@ func StartDocker(ctx context.Context, o DockerOptions) (_ *DockerSystem, err err
 	}
 
 	labels := map[string]string{Label: strconv.Itoa(os.Getpid())}
-	if sys.network, err = network.New(ctx, network.WithLabels(labels)); err != nil {
-		return nil, fmt.Errorf("creating the network: %w", err)
-	}
 	env := stage.PeerEnv(services, func(s stage.Service) string { return "http://" + s.Name + ":" + strconv.Itoa(s.Port) })
 	env = append(env, o.Env...)
 	if o.OTLPPort != 0 {
@@ -197,8 +195,9 @@ func StartDocker(ctx context.Context, o DockerOptions) (_ *DockerSystem, err err
 		buildLog = io.Discard
 	}
 
-	// The images are built here rather than by testcontainers' FromDockerfile,
-	// which takes several seconds more per image on some engines.
+	// The images are loaded (stage.ImageArchive) rather than built, from a
+	// Dockerfile or by testcontainers: the engine's builder runs and commits
+	// a container per step, seconds per image.
 	cli, err := testcontainers.NewDockerClientWithOpts(ctx)
 	if err != nil {
 		return nil, noEngine(err)
@@ -224,6 +223,28 @@ func StartDocker(ctx context.Context, o DockerOptions) (_ *DockerSystem, err err
 		firstErr error
 		wg       sync.WaitGroup
 	)
+	fail := func(err error) {
+		mu.Lock()
+		if firstErr == nil {
+			firstErr = err
+		}
+		mu.Unlock()
+		cancel()
+	}
+	networkReady := make(chan struct{})
+	wg.Go(func() {
+		nw, err := network.New(startCtx, network.WithLabels(labels))
+		if nw != nil {
+			mu.Lock()
+			sys.network = nw
+			mu.Unlock()
+		}
+		if err != nil {
+			fail(fmt.Errorf("creating the network: %w", err))
+			return
+		}
+		close(networkReady)
+	})
 	for i, s := range services {
 		lw := stage.NewLineWriter(func(line []byte) {
 			if o.Output != nil {
@@ -232,32 +253,20 @@ func StartDocker(ctx context.Context, o DockerOptions) (_ *DockerSystem, err err
 		})
 		sys.writers = append(sys.writers, lw)
 		wg.Go(func() {
-			err := buildImage(startCtx, cli, bins[s.Name], s.Name, sys.images[i], labels, buildLog)
-			for _, need := range s.Needs {
-				if err != nil {
-					break
-				}
-				select {
-				case <-started[need]:
-				case <-startCtx.Done():
-					err = startCtx.Err()
-				}
-			}
-			if err == nil && startCtx.Err() != nil {
-				return // a sibling failed: StartDocker reports that
+			err := loadImage(startCtx, cli, bins[s.Name], s.Name, sys.images[i], eng.Arch, labels, buildLog)
+			if err == nil {
+				err = waitFor(startCtx, networkReady)
 			}
 			if err == nil {
 				// ctx, not startCtx: the container's log stream lives as
 				// long as the context it was started with.
-				err = sys.run(ctx, s, sys.images[i], labels, env, lw, ready, &mu)
+				err = sys.run(ctx, startCtx, s, sys.images[i], labels, env, lw, ready, &mu, needs(started, s))
+			}
+			if err != nil && startCtx.Err() != nil && ctx.Err() == nil {
+				return // a sibling failed first: StartDocker reports that
 			}
 			if err != nil {
-				mu.Lock()
-				if firstErr == nil {
-					firstErr = err
-				}
-				mu.Unlock()
-				cancel()
+				fail(err)
 				return
 			}
 			close(started[s.Name])
@@ -270,12 +279,36 @@ func StartDocker(ctx context.Context, o DockerOptions) (_ *DockerSystem, err err
 	return sys, nil
 }
 
-// run starts the container of one service on the network and waits until it
-// answers /healthz.
-func (d *DockerSystem) run(ctx context.Context, s stage.Service, image string, labels map[string]string,
-	env []string, lw *stage.LineWriter, ready time.Duration, mu *sync.Mutex) error {
+// needs are the channels closed when the services s calls as it starts are
+// up.
+func needs(started map[string]chan struct{}, s stage.Service) []chan struct{} {
+	var out []chan struct{}
+	for _, n := range s.Needs {
+		out = append(out, started[n])
+	}
+	return out
+}
+
+// waitFor waits until each channel is closed, or ctx ends.
+func waitFor(ctx context.Context, ready ...chan struct{}) error {
+	for _, r := range ready {
+		select {
+		case <-r:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// run creates the container of one service on the network, starts it once
+// the services it needs at startup are up (abort ends that wait), and waits
+// until it answers /healthz.
+func (d *DockerSystem) run(ctx, abort context.Context, s stage.Service, image string, labels map[string]string,
+	env []string, lw *stage.LineWriter, ready time.Duration, mu *sync.Mutex, needs []chan struct{}) error {
 	port := strconv.Itoa(s.Port) + "/tcp"
 	c, err := testcontainers.Run(ctx, image,
+		testcontainers.WithNoStart(), // created now, started below
 		testcontainers.WithLabels(labels),
 		testcontainers.WithEnv(envMap(env)),
 		testcontainers.WithExposedPorts(port),
@@ -294,6 +327,12 @@ func (d *DockerSystem) run(ctx context.Context, s stage.Service, image string, l
 		d.containers[s.Name] = c
 		mu.Unlock()
 	}
+	if err == nil {
+		err = waitFor(abort, needs...)
+	}
+	if err == nil {
+		err = c.Start(ctx)
+	}
 	if err != nil {
 		return fmt.Errorf("%s did not start: %w", s.Name, err)
 	}
@@ -309,22 +348,19 @@ type consumer struct{ w *stage.LineWriter }
 
 func (c consumer) Accept(l testcontainers.Log) { _, _ = c.w.Write(l.Content) }
 
-// buildImage builds the image of one service with the stage's recipe,
-// labelled, and reports the engine's build error if there is one.
-func buildImage(ctx context.Context, cli *testcontainers.DockerClient, binary, name, tag string, labels map[string]string, log io.Writer) error {
-	archive, err := stage.ImageContext(name, binary)
+// loadImage makes the image of one service with the stage's recipe,
+// labelled, by loading it into the engine, and reports the engine's error if
+// there is one.
+func loadImage(ctx context.Context, cli *testcontainers.DockerClient, binary, name, tag, arch string, labels map[string]string, log io.Writer) error {
+	pr, pw := io.Pipe()
+	go func() { pw.CloseWithError(stage.ImageArchive(pw, binary, arch, tag, labels)) }()
+	defer pr.Close() // the writer stops if the engine stopped reading
+	resp, err := cli.ImageLoad(ctx, pr, client.ImageLoadWithQuiet(true))
 	if err != nil {
-		return err
+		return fmt.Errorf("loading the image of %s: %w", name, err)
 	}
-	resp, err := cli.ImageBuild(ctx, archive, client.ImageBuildOptions{
-		Tags: []string{tag}, Dockerfile: "Dockerfile", Labels: labels, Remove: true, ForceRemove: true,
-		BuildArgs: map[string]*string{"SERVICE": &name},
-	})
-	if err != nil {
-		return fmt.Errorf("building the image of %s: %w", name, err)
-	}
-	defer resp.Body.Close()
-	dec := json.NewDecoder(resp.Body)
+	defer resp.Close()
+	dec := json.NewDecoder(resp)
 	for {
 		var msg struct {
 			Stream string `json:"stream"`
@@ -333,10 +369,10 @@ func buildImage(ctx context.Context, cli *testcontainers.DockerClient, binary, n
 		if err := dec.Decode(&msg); err == io.EOF {
 			return nil
 		} else if err != nil {
-			return fmt.Errorf("building the image of %s: %w", name, err)
+			return fmt.Errorf("loading the image of %s: %w", name, err)
 		}
 		if msg.Error != "" {
-			return fmt.Errorf("building the image of %s: %s", name, msg.Error)
+			return fmt.Errorf("loading the image of %s: %s", name, msg.Error)
 		}
 		_, _ = io.WriteString(log, msg.Stream)
 	}

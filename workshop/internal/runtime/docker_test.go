@@ -94,6 +94,11 @@ func TestStartDockerRunsStageAndCleansUp(t *testing.T) {
 
 	require.Eventually(t, func() bool { return exports.Load() > 0 }, 20*time.Second, 100*time.Millisecond,
 		"the containers export their spans to the CLI's machine")
+	for name, c := range sys.containers {
+		info, err := c.Inspect(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, "65534:65534", info.Config.User, "%s runs unprivileged (the stage image recipe)", name)
+	}
 
 	require.NoError(t, sys.Stop(ctx))
 	mu.Lock()

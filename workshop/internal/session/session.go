@@ -183,15 +183,6 @@ func (s *Session) URL(service string) string { return s.sys.URL(service) }
 // Services lists the running services, dependencies first.
 func (s *Session) Services() []stage.Service { return s.sys.Services() }
 
-// LocalPIDs gives each local service's process id (for measurements); nil
-// on the docker runtime.
-func (s *Session) LocalPIDs() map[string]int {
-	if l, ok := s.sys.(*stage.LocalSystem); ok {
-		return l.PIDs()
-	}
-	return nil
-}
-
 // Wait returns nil when ctx ends (a signal), or what happened when a
 // service exits or one of the servers fails first.
 func (s *Session) Wait(ctx context.Context) error {
