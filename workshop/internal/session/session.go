@@ -61,7 +61,6 @@ type Session struct {
 	// ViewerAddr is where the viewer listens; empty without one.
 	ViewerAddr string
 
-	opts    Options
 	sys     system
 	servers *servers
 	stopped bool
@@ -92,7 +91,12 @@ func (e *ListenError) Unwrap() error { return e.Err }
 // services, and returns once every service answers. On any failure (and
 // when ctx ends) everything started so far is stopped.
 func Start(ctx context.Context, o Options) (_ *Session, err error) {
-	s := &Session{opts: o, servers: newServers()}
+	switch o.Runtime {
+	case "", "local", "docker":
+	default:
+		return nil, fmt.Errorf("unknown runtime %q; valid: docker, local", o.Runtime)
+	}
+	s := &Session{servers: newServers()}
 	defer func() {
 		if err != nil {
 			_ = s.Close()
@@ -146,7 +150,7 @@ func Start(ctx context.Context, o Options) (_ *Session, err error) {
 		}); err == nil {
 			s.sys = sys
 		}
-	case "", "local":
+	default:
 		if otlpPort != 0 {
 			env = append(env, "OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:"+strconv.Itoa(otlpPort))
 		}
@@ -156,8 +160,6 @@ func Start(ctx context.Context, o Options) (_ *Session, err error) {
 		}); err == nil {
 			s.sys = sys
 		}
-	default:
-		return nil, fmt.Errorf("unknown runtime %q; valid: docker, local", o.Runtime)
 	}
 	if err != nil {
 		if viewerLn != nil {
