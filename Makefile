@@ -3,7 +3,7 @@ SHELL := /bin/bash
 MODULES := $(shell go work edit -json | sed -n 's/.*"DiskPath": "\.\/\(.*\)".*/\1/p')
 GO_TEST_FLAGS ?= -race -count=1
 
-.PHONY: help test fuzz vet lint gen workshop bench stage1 stage2 stage3 stage4 class class-load class-image
+.PHONY: help test fuzz vet lint gen workshop bench check stage1 stage2 stage3 stage4 class class-load class-image
 
 help: ## list the targets
 	@grep -hE '^[a-z0-9 -]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
@@ -68,6 +68,13 @@ class-image: ## a FROM scratch image `workshop-class` of `workshop class serve` 
 	@mkdir -p bin/class-image
 	CGO_ENABLED=0 go build -o bin/class-image/workshop ./workshop/cmd/workshop
 	docker build -q -t workshop-class -f workshop/class.Dockerfile bin/class-image
+# `make check STAGE=4` runs `workshop check 4` on your exercises/stage4:
+# DIR=stages/stage4 checks another module (there: the reference), and
+# RUNTIME=local runs it as processes even where Docker is.
+check: ## check your stage N: make check STAGE=N [RUNTIME=local] [DIR=stages/stageN]
+	@test -n "$(STAGE)" || { echo "make check needs a stage: make check STAGE=4" >&2; exit 2; }
+	@go build -o bin/workshop ./workshop/cmd/workshop
+	@bin/workshop check $(STAGE) $(DIR) --runtime $(or $(RUNTIME),auto)
 
 stage1 stage2 stage3 stage4: ## run stage N on this machine with the telemetry viewer on :8190 (Ctrl-C stops it)
 	@go build -o bin/workshop ./workshop/cmd/workshop

@@ -47,8 +47,11 @@ stack-pull: ## pull every pinned image of the Docker stack (the day before the w
 # EXERCISE=1 runs the learner's exercises/stageN instead of the reference.
 DOCKER_TREE = $(if $(EXERCISE),exercises,stages)
 
-stage1-docker stage2-docker stage3-docker stage4-docker: stack-network ## run stage N as containers joined to the stack (EXERCISE=1: your code; Ctrl-C stops it)
-	go run ./stack/cmd/stagebuild -stage $(@:stage%-docker=%) -dir $(DOCKER_TREE)/$(@:-docker=)
+# `workshop pack N DIR` writes DIR/bin: the services and the healthcheck probe
+# built for the Docker engine's architecture, and the workshop's Dockerfile
+# (the same recipe as the containers of `workshop check`).
+stage1-docker stage2-docker stage3-docker stage4-docker: stack-network workshop ## run stage N as containers joined to the stack (EXERCISE=1: your code; Ctrl-C stops it)
+	bin/workshop pack $(@:stage%-docker=%) $(DOCKER_TREE)/$(@:-docker=)
 	$(COMPOSE) -f $(DOCKER_TREE)/$(@:-docker=)/compose.yaml up --build
 
 stack-check: ## test the stack: a real Prometheus runs every dashboard query against the stages in Docker; configs, correlation links

@@ -21,8 +21,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/go-o11y-workshop/kit/workshop/internal/runtime"
 	"github.com/go-o11y-workshop/kit/workshop/internal/traffic"
+	"github.com/go-o11y-workshop/kit/workshop/stage"
 )
 
 // Options configure a benchmark.
@@ -188,7 +188,7 @@ func msf(d time.Duration) float64 { return float64(d) / float64(time.Millisecond
 // Run measures stage o.Stage. Every process it starts is stopped before it
 // returns, also when ctx ends.
 func Run(ctx context.Context, o Options) (*Report, error) {
-	if _, err := runtime.Layout(o.Stage); err != nil {
+	if _, err := stage.Layout(o.Stage); err != nil {
 		return nil, err
 	}
 	if o.Repeat <= 0 {
@@ -235,11 +235,11 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	return rep, nil
 }
 
-func start(ctx context.Context, o Options, bin string, env ...string) (*runtime.LocalSystem, error) {
-	return runtime.StartLocal(ctx, runtime.LocalOptions{Dir: o.Dir, Stage: o.Stage, FreePorts: true, Env: env, BuildDir: bin})
+func start(ctx context.Context, o Options, bin string, env ...string) (*stage.LocalSystem, error) {
+	return stage.StartLocal(ctx, stage.LocalOptions{Dir: o.Dir, Stage: o.Stage, FreePorts: true, Env: env, BuildDir: bin})
 }
 
-func stop(sys *runtime.LocalSystem) {
+func stop(sys *stage.LocalSystem) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	_ = sys.Stop(ctx)

@@ -15,14 +15,14 @@
 package breaks
 
 import (
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/go-o11y-workshop/kit/workshop/internal/files"
 )
 
 // Break is one instrumentation mistake.
@@ -164,7 +164,7 @@ func Apply(srcDir, dstDir string, b Break, stage int) error {
 	if !b.AppliesTo(stage) {
 		return fmt.Errorf("break %s applies to %s, not stage %d", b.Name, b.StageRange(), stage)
 	}
-	if err := CopyModule(srcDir, dstDir); err != nil {
+	if err := files.CopyModule(srcDir, dstDir, false); err != nil {
 		return fmt.Errorf("break %s: %w", b.Name, err)
 	}
 	for _, e := range b.Edits {
@@ -191,57 +191,4 @@ func edit(dir string, e Edit) error {
 			"(did the stage change? update workshop/internal/breaks):\n%s", e.File, n, e.Old)
 	}
 	return os.WriteFile(path, []byte(strings.Replace(text, e.Old, e.New, 1)), 0o644)
-}
-
-// CopyModule copies the Go module at srcDir to dstDir without its lesson/
-// folder and its _test.go files: what builds and runs the services, and
-// nothing a learner's check would trip over.
-func CopyModule(srcDir, dstDir string) error { return copyModule(srcDir, dstDir, false) }
-
-// CopyModuleWithTests is CopyModule keeping the _test.go files: the module
-// as a learner works on it, with the tests that tell them they are done.
-func CopyModuleWithTests(srcDir, dstDir string) error { return copyModule(srcDir, dstDir, true) }
-
-// copyModule never copies lesson/ (the lesson is read from the stage) nor
-// bin/ (binaries the Makefile builds there for the Docker images).
-func copyModule(srcDir, dstDir string, tests bool) error {
-	if _, err := os.Stat(filepath.Join(srcDir, "go.mod")); err != nil {
-		return fmt.Errorf("%s is not a Go module (no go.mod there)", srcDir)
-	}
-	if entries, err := os.ReadDir(dstDir); err == nil && len(entries) > 0 {
-		return fmt.Errorf("copying to %s: the folder is not empty", dstDir)
-	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return err
-	}
-	return filepath.WalkDir(srcDir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(srcDir, path)
-		if err != nil {
-			return err
-		}
-		dst := filepath.Join(dstDir, rel)
-		switch {
-		case d.IsDir() && (rel == "lesson" || rel == "bin"):
-			return filepath.SkipDir
-		case d.IsDir():
-			return os.MkdirAll(dst, 0o755)
-		case !tests && strings.HasSuffix(d.Name(), "_test.go"), !d.Type().IsRegular():
-			return nil
-		}
-		return copyFile(path, dst)
-	})
-}
-
-func copyFile(src, dst string) error {
-	data, err := os.ReadFile(src)
-	if err != nil {
-		return err
-	}
-	info, err := os.Stat(src)
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(dst, data, info.Mode().Perm())
 }

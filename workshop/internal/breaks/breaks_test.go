@@ -16,7 +16,7 @@ import (
 
 	"github.com/go-o11y-workshop/kit/workshop/internal/otlp"
 	"github.com/go-o11y-workshop/kit/workshop/internal/repo"
-	"github.com/go-o11y-workshop/kit/workshop/internal/runtime"
+	"github.com/go-o11y-workshop/kit/workshop/stage"
 )
 
 func stageDir(t *testing.T, n int) string {
@@ -175,7 +175,7 @@ func runStage4(t *testing.T, breakName string) observed {
 	go func() { served <- otlp.Serve(ctx, ln, otlp.NewReceiver(store)) }()
 	t.Cleanup(func() { cancel(); <-served })
 
-	sys, err := runtime.StartLocal(t.Context(), runtime.LocalOptions{
+	sys, err := stage.StartLocal(t.Context(), stage.LocalOptions{
 		Dir: dir, Stage: 4, FreePorts: true,
 		Env: []string{"ROLL_MAX_DELAY=20ms", "OTEL_EXPORTER_OTLP_ENDPOINT=http://" + ln.Addr().String()},
 	})

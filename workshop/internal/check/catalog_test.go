@@ -22,7 +22,7 @@ import (
 	"github.com/go-o11y-workshop/kit/workshop/internal/lesson"
 	"github.com/go-o11y-workshop/kit/workshop/internal/otlp"
 	"github.com/go-o11y-workshop/kit/workshop/internal/repo"
-	"github.com/go-o11y-workshop/kit/workshop/internal/runtime"
+	"github.com/go-o11y-workshop/kit/workshop/stage"
 )
 
 func TestCatalogIDsAndSteps(t *testing.T) {
@@ -141,7 +141,7 @@ func TestReportAndJSON(t *testing.T) {
 }
 
 func TestReportOfABuildFailure(t *testing.T) {
-	res := &Result{Stage: 2, Dir: "x", Runtime: "local", Setup: &runtime.BuildError{Service: "frontend", Output: "./handlers.go:12:2: undefined: foo"}}
+	res := &Result{Stage: 2, Dir: "x", Runtime: "local", Setup: &stage.BuildError{Service: "frontend", Output: "./handlers.go:12:2: undefined: foo"}}
 	var out bytes.Buffer
 	WriteReport(&out, res, false)
 	assert.Contains(t, out.String(), "BUILD frontend does not compile")

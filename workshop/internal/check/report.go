@@ -8,7 +8,7 @@ import (
 	"strings"
 
 	"github.com/go-o11y-workshop/kit/workshop/internal/lesson"
-	"github.com/go-o11y-workshop/kit/workshop/internal/runtime"
+	"github.com/go-o11y-workshop/kit/workshop/stage"
 )
 
 const (
@@ -95,7 +95,7 @@ func whereLines(places []Place) []string {
 }
 
 func writeSetupFailure(w io.Writer, r *Result, paint func(string, string) string) {
-	var be *runtime.BuildError
+	var be *stage.BuildError
 	if errors.As(r.Setup, &be) {
 		fmt.Fprintf(w, "  %s %s does not compile, so no check could run:\n\n%s\n\n", paint(red, "BUILD"), be.Service, indent(strings.TrimSpace(be.Output), "    "))
 		fmt.Fprintln(w, "Fix the compile error above (go build ./... in the stage folder shows it too), then check again.")

@@ -5,21 +5,39 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strconv"
-	"strings"
+	"sync"
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/go-o11y-workshop/kit/workshop/internal/otlp"
 	"github.com/go-o11y-workshop/kit/workshop/internal/runtime"
+	"github.com/go-o11y-workshop/kit/workshop/internal/session"
+	"github.com/go-o11y-workshop/kit/workshop/stage"
 )
 
 // asyncTimes is the batch size of the async probe: ten rolls make concurrent
 // and sequential batches easy to tell apart.
 const asyncTimes = 10
+
+// What the check sets in the services' environment, and the waits those
+// settings bound.
+const (
+	// exportInterval is the batch span processor's delay
+	// (OTEL_BSP_SCHEDULE_DELAY): a service exports what ended within it.
+	exportInterval = 200 * time.Millisecond
+	// exportWait bounds the wait for a service's first export after the
+	// traffic: one interval, and the export's own time on a busy machine. A
+	// service that has not exported by then (it exports nothing yet, or on a
+	// timer of its own) is stopped anyway: its final flush, if it has one,
+	// delivers what is left.
+	exportWait = exportInterval + 400*time.Millisecond
+	// drain is the services' SHUTDOWN_TIMEOUT: nothing is in flight when the
+	// check stops them, so the wait for a stop is this and their flush.
+	drain = 2 * time.Second
+)
 
 // Options say what to check and how to run it.
 type Options struct {
@@ -28,8 +46,6 @@ type Options struct {
 	Runtime string // "docker", "local" or "auto"
 	// Progress receives one line per phase ("building…"), for people.
 	Progress io.Writer
-	// Wait bounds how long the spans of the probe may take to arrive.
-	Wait time.Duration
 }
 
 // Outcome is the result of one check.
@@ -96,18 +112,12 @@ func (r *Result) OK() bool {
 	return r.Setup == nil && len(r.Outcomes) > 0 && r.Passed() == len(r.Outcomes)
 }
 
-// system is a running stage, whichever runtime runs it.
-type system interface {
-	URL(service string) string
-	Stop(ctx context.Context) error
-}
-
 // Run runs the stage, probes it, and evaluates every check of the stage.
 // Whatever happens (a failed build, a crash, ctx cancelled by Ctrl-C), the
 // stage is stopped and nothing is left running when it returns.
 func Run(ctx context.Context, o Options) (*Result, error) {
 	start := time.Now()
-	services, err := runtime.Layout(o.Stage)
+	services, err := stage.Layout(o.Stage)
 	if err != nil {
 		return nil, err
 	}
@@ -121,42 +131,20 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if res.Runtime, err = chooseRuntime(ctx, o.Runtime); err != nil {
 		return nil, err
 	}
-	store := otlp.NewStore(otlp.DefaultLimits)
-	obs := &Observation{Stage: o.Stage, Answers: map[string]*Answer{}, Store: store,
+	obs := &Observation{Stage: o.Stage, Answers: map[string]*Answer{},
 		Metrics: map[string]map[string]*dto.MetricFamily{}, MetricsErr: map[string]error{}}
 	for _, s := range services {
 		obs.Services = append(obs.Services, s.Name)
 	}
 
+	fmt.Fprintf(progress, "building and starting stage %d from %s (%s runtime)…\n", o.Stage, o.Dir, res.Runtime)
 	// The receiver listens on every interface: containers reach it through
 	// host.docker.internal.
-	ln, err := net.Listen("tcp", "0.0.0.0:0")
-	if err != nil {
-		return nil, fmt.Errorf("starting the OTLP receiver: %w", err)
-	}
-	recvCtx, stopReceiver := context.WithCancel(context.WithoutCancel(ctx))
-	served := make(chan struct{})
-	go func() {
-		defer close(served)
-		_ = otlp.Serve(recvCtx, ln, otlp.NewReceiver(store))
-	}()
-	defer func() { stopReceiver(); <-served }()
-	otlpPort := ln.Addr().(*net.TCPAddr).Port
-
-	fmt.Fprintf(progress, "building and starting stage %d from %s (%s runtime)…\n", o.Stage, o.Dir, res.Runtime)
-	env := []string{"ROLL_MAX_DELAY=100ms"}
-	var sys system
-	switch res.Runtime {
-	case "docker":
-		sys, err = runtime.StartDocker(ctx, runtime.DockerOptions{
-			Dir: o.Dir, Stage: o.Stage, Env: env, OTLPPort: otlpPort, Output: obs.AddLog,
-		})
-	default:
-		sys, err = runtime.StartLocal(ctx, runtime.LocalOptions{
-			Dir: o.Dir, Stage: o.Stage, FreePorts: true, Output: obs.AddLog,
-			Env: append(env, "OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:"+strconv.Itoa(otlpPort)),
-		})
-	}
+	sess, err := session.Start(ctx, session.Options{
+		Stage: o.Stage, Dir: o.Dir, Runtime: res.Runtime, FreePorts: true, Drain: drain,
+		Env:    []string{"ROLL_MAX_DELAY=100ms", "OTEL_BSP_SCHEDULE_DELAY=" + strconv.Itoa(int(exportInterval.Milliseconds()))},
+		Output: obs.AddLog, Receiver: "0.0.0.0:0",
+	})
 	if err != nil {
 		res.Setup = err
 		res.fillLogTail(obs)
@@ -165,42 +153,20 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		}
 		return res, nil
 	}
-	stopped := false
-	stop := func() {
-		if !stopped {
-			stopped = true
-			stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-			defer cancel()
-			_ = sys.Stop(stopCtx)
-		}
-	}
-	defer stop()
+	defer sess.Close()
+	obs.Store = sess.Store
 
 	fmt.Fprintln(progress, "sending traffic…")
 	p := &prober{client: &http.Client{Timeout: 10 * time.Second}, obs: obs}
-	probe(ctx, p, obs, sys)
-	wait := o.Wait
-	if wait == 0 {
-		wait = 8 * time.Second
-	}
-	waitCtx, cancel := context.WithTimeout(ctx, wait)
-	_ = store.WaitFor(waitCtx, func(*otlp.Store) bool { return obs.expectedArrived() })
-	cancel()
+	probe(ctx, p, obs, sess)
 	for _, s := range obs.Services {
-		obs.Metrics[s], obs.MetricsErr[s] = scrape(ctx, p.client, sys.URL(s)+"/metrics")
+		obs.Metrics[s], obs.MetricsErr[s] = scrape(ctx, p.client, sess.URL(s)+"/metrics")
 	}
-
-	// The last request is answered just before SIGTERM: only a flush on
-	// shutdown gets its spans out before the batch timer would.
-	p.do(ctx, "last-roll", "dice-roller", http.MethodGet, sys.URL("dice-roller")+"/roll?die=fair")
+	// What arrived is evaluated once every service has stopped: its final
+	// flush has then delivered all it had, and nothing is waited for that
+	// may never come.
 	fmt.Fprintln(progress, "stopping the stage…")
-	stop()
-	lastCtx, cancel := context.WithTimeout(ctx, 3*time.Second)
-	_ = store.WaitFor(lastCtx, func(*otlp.Store) bool {
-		_, _, ok := obs.spanFor("last-roll", "dice-roller", "GET /roll", "Server")
-		return ok
-	})
-	cancel()
+	stopAfterExport(ctx, p, obs, sess)
 	if ctx.Err() != nil {
 		return res, ctx.Err()
 	}
@@ -265,7 +231,7 @@ func chooseRuntime(ctx context.Context, want string) (string, error) {
 }
 
 // probe sends the stage's known traffic.
-func probe(ctx context.Context, p *prober, obs *Observation, sys system) {
+func probe(ctx context.Context, p *prober, obs *Observation, sys *session.Session) {
 	roller := sys.URL("dice-roller")
 	p.do(ctx, "roll", "dice-roller", http.MethodGet, roller+"/roll?die=fair")
 	p.do(ctx, "missing-die", "dice-roller", http.MethodGet, roller+"/roll")
@@ -291,35 +257,57 @@ func probe(ctx context.Context, p *prober, obs *Observation, sys system) {
 	}
 }
 
-// expectedArrived reports whether the spans the probe should produce are in.
-func (o *Observation) expectedArrived() bool {
-	type want struct{ probe, service, name string }
-	wants := []want{{"roll", "dice-roller", "GET /roll"}}
-	if o.has("frontend") {
-		wants = append(wants, want{"frontend-roll", "frontend", "GET /roll"}, want{"frontend-roll", "dice-roller", "GET /roll"})
+// syncPaths are requests each service answers at once, with a span.
+var syncPaths = map[string]string{"dice-roller": "/roll", "frontend": "/", "die-service": "/dice"}
+
+// stopAfterExport stops each service once its batch timer has exported what
+// the traffic left queued, and tests the final flush on the way. Each
+// service gets one more request (sync-<service>), whose span is in the first
+// export after the traffic; once that arrived, or after exportWait, the
+// service is stopped and its final flush delivers whatever is left. The
+// dice-roller answers one more request between that export and SIGTERM,
+// last-roll: its span is then queued a whole export interval before the
+// next export, so only the flush on shutdown delivers it (the flush check).
+// Stopping after the export keeps a stage without that flush from failing
+// the other span checks too: the traffic's spans came by the timer.
+func stopAfterExport(ctx context.Context, p *prober, obs *Observation, sess *session.Session) {
+	syncs := map[string]*Answer{}
+	for _, s := range obs.Services {
+		syncs[s] = p.do(ctx, "sync-"+s, s, http.MethodGet, sess.URL(s)+syncPaths[s])
 	}
-	if o.has("die-service") {
-		wants = append(wants, want{"frontend-roll", "die-service", "GET /dice"}, want{"dice-spec", "die-service", "GET /dice"})
+	var wg sync.WaitGroup
+	for _, s := range obs.Services {
+		wg.Go(func() {
+			wait, cancel := context.WithTimeout(ctx, exportWait)
+			_ = obs.Store.WaitFor(wait, func(st *otlp.Store) bool { return exportedAfter(st, s, syncs[s]) })
+			cancel()
+			if s == "dice-roller" { // the only writer of obs.Answers meanwhile
+				p.do(ctx, "last-roll", s, http.MethodGet, sess.URL(s)+"/roll")
+			}
+			// Interrupted or not, the service drains and flushes.
+			_ = sess.StopService(context.WithoutCancel(ctx), s)
+		})
 	}
-	if o.Stage >= 4 {
-		wants = append(wants, want{"async", "dice-roller", "GET /roll-async"})
-	}
-	for _, w := range wants {
-		t, _, _ := o.traceOf(w.probe)
-		if _, ok := findSpan(t, w.service, w.name, ""); !ok {
-			return false
-		}
-	}
-	if o.Stage >= 4 {
-		n := 0
-		for _, t := range o.Store.Traces(0) {
-			for _, s := range t.Spans {
-				if strings.HasPrefix(s.Name, "async_roll_") {
-					n++
-				}
+	wg.Wait()
+}
+
+// exportedAfter reports whether a span of service for the request a has
+// arrived: in a's trace, or, from a service that does not continue the
+// caller's trace, any span of the service that started after a was sent.
+func exportedAfter(st *otlp.Store, service string, a *Answer) bool {
+	if t, ok := st.Trace(a.TraceID); ok {
+		for _, s := range t.Spans {
+			if s.Service == service {
+				return true
 			}
 		}
-		return n >= asyncTimes
 	}
-	return true
+	for _, t := range st.Traces(0) {
+		for _, s := range t.Spans {
+			if s.Service == service && !s.Start.Before(a.Sent) {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/go-o11y-workshop/kit/workshop/internal/breaks"
 	"github.com/go-o11y-workshop/kit/workshop/internal/repo"
 	"github.com/go-o11y-workshop/kit/workshop/internal/runtime"
+	"github.com/go-o11y-workshop/kit/workshop/stage"
 )
 
 // fixture is a copy of a reference stage with one classic learner mistake:
@@ -110,7 +111,7 @@ func TestFixturesFailExactlyTheirCheck(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "stage"+strconv.Itoa(f.stage))
 			require.NoError(t, breaks.Apply(referenceDir(t, f.stage), dir, b, f.stage))
 
-			res, err := Run(t.Context(), Options{Stage: f.stage, Dir: dir, Runtime: "local", Wait: 4 * time.Second})
+			res, err := Run(t.Context(), Options{Stage: f.stage, Dir: dir, Runtime: "local"})
 			require.NoError(t, err)
 			require.NoError(t, res.Setup)
 			assert.Equal(t, []string{f.fails}, failing(res), "only the %s check fails", f.fails)
@@ -170,7 +171,7 @@ func TestBrokenBuildIsReportedWithTheCompilerOutput(t *testing.T) {
 	require.NoError(t, breaks.Apply(referenceDir(t, 1), dir, b, 1))
 	res, err := Run(t.Context(), Options{Stage: 1, Dir: dir, Runtime: "local"})
 	require.NoError(t, err)
-	var be *runtime.BuildError
+	var be *stage.BuildError
 	require.ErrorAs(t, res.Setup, &be)
 	assert.Contains(t, be.Output, "undefined: undefinedName")
 	assert.Empty(t, res.Outcomes)

@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/go-o11y-workshop/kit/workshop/internal/check"
-	"github.com/go-o11y-workshop/kit/workshop/internal/runtime"
+	"github.com/go-o11y-workshop/kit/workshop/stage"
 )
 
 func TestTheMostCommonFailureNow(t *testing.T) {
@@ -154,7 +154,7 @@ func TestTheReportIsTheOneCheckPrinted(t *testing.T) {
 		res.Outcomes = append(res.Outcomes, o)
 	}
 	builds := &check.Result{Stage: 2, Dir: "exercises/stage2", Runtime: "local", Duration: time.Second,
-		Setup: &runtime.BuildError{Service: "frontend", Output: "main.go:3: undefined: x\nmain.go:4: undefined: y"}}
+		Setup: &stage.BuildError{Service: "frontend", Output: "main.go:3: undefined: x\nmain.go:4: undefined: y"}}
 	starts := &check.Result{Stage: 1, Dir: "exercises/stage1", Runtime: "local", Setup: errors.New("the dice-roller exited: port 8100 in use")}
 
 	for _, r := range []*check.Result{res, builds, starts} {

@@ -16,7 +16,7 @@ import (
 
 	"github.com/go-o11y-workshop/kit/workshop/internal/check"
 	"github.com/go-o11y-workshop/kit/workshop/internal/repo"
-	"github.com/go-o11y-workshop/kit/workshop/internal/runtime"
+	"github.com/go-o11y-workshop/kit/workshop/stage"
 )
 
 // Bounds of a posted result. A check JSON is a few KB; a failure with a
@@ -163,7 +163,7 @@ func Report(r Result) string {
 // card prints: a compile failure keeps its own shape.
 func setupError(s string) error {
 	if service, output, ok := strings.Cut(s, " does not build:\n"); ok && !strings.ContainsAny(service, " \n") {
-		return &runtime.BuildError{Service: service, Output: output}
+		return &stage.BuildError{Service: service, Output: output}
 	}
 	return errors.New(s)
 }

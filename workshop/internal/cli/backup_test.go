@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/go-o11y-workshop/kit/workshop/internal/exercise"
+	"github.com/go-o11y-workshop/kit/workshop/internal/files"
 	"github.com/go-o11y-workshop/kit/workshop/internal/repo"
 )
 
@@ -23,7 +24,7 @@ func realRepoCopy(t *testing.T) string {
 	b, err := os.ReadFile(filepath.Join(real, "go.work"))
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(filepath.Join(root, "go.work"), b, 0o644))
-	require.NoError(t, copyTree(filepath.Join(real, "stages"), filepath.Join(root, "stages")))
+	require.NoError(t, files.CopyTree(filepath.Join(real, "stages"), filepath.Join(root, "stages"), nil))
 	require.NoError(t, exercise.GenerateTo(root, root))
 	return root
 }

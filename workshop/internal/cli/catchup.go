@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/go-o11y-workshop/kit/workshop/internal/exercise"
+	"github.com/go-o11y-workshop/kit/workshop/internal/files"
 	"github.com/go-o11y-workshop/kit/workshop/internal/repo"
 )
 
@@ -58,22 +59,12 @@ func runCatchup(env *Env, args []string) error {
 		}
 	}
 
-	backup, err := newBackupDir(root)
+	backup, err := files.Replace(root, tmp, rels)
+	if backup != "" {
+		fmt.Fprintf(env.Stdout, "Your version is backed up in %s\n", backup)
+	}
 	if err != nil {
 		return err
-	}
-	if err := backupPaths(root, backup, rels); err != nil {
-		return fmt.Errorf("backing up your version (nothing was changed): %w", err)
-	}
-	fmt.Fprintf(env.Stdout, "Your version is backed up in %s\n", backup)
-	for _, rel := range rels {
-		dst := filepath.Join(root, rel)
-		if err := os.RemoveAll(dst); err != nil {
-			return err
-		}
-		if err := copyTree(filepath.Join(tmp, rel), dst); err != nil {
-			return err
-		}
 	}
 	fmt.Fprintf(env.Stdout, "The finished code is in %s. Go on with: workshop show %d\n", what, n)
 	return nil

@@ -14,6 +14,7 @@ import (
 	"github.com/go-o11y-workshop/kit/workshop/internal/repo"
 	"github.com/go-o11y-workshop/kit/workshop/internal/runtime"
 	"github.com/go-o11y-workshop/kit/workshop/internal/state"
+	"github.com/go-o11y-workshop/kit/workshop/stage"
 )
 
 func runCheck(env *Env, args []string) error {
@@ -113,7 +114,7 @@ func saveResult(root string, n int, dir string, res *check.Result) {
 // sweepLocal stops the local services of an earlier run that was killed
 // before it could stop them (SIGKILL, a crash), and says so.
 func sweepLocal(env *Env) {
-	n, err := runtime.SweepLocal()
+	n, err := stage.SweepLocal()
 	switch {
 	case err != nil:
 		fmt.Fprintf(env.Stderr, "looking for services an earlier run left running: %v\n", err)

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/go-o11y-workshop/kit/workshop/internal/breaks"
+	"github.com/go-o11y-workshop/kit/workshop/internal/files"
 	"github.com/go-o11y-workshop/kit/workshop/internal/repo"
 	"github.com/go-o11y-workshop/kit/workshop/internal/state"
 )
@@ -59,7 +60,7 @@ func learner(t *testing.T, parent, name string, b *breaks.Break) string {
 	if b != nil {
 		require.NoError(t, breaks.Apply(src, dst, *b, 1))
 	} else {
-		require.NoError(t, breaks.CopyModule(src, dst))
+		require.NoError(t, files.CopyModule(src, dst, false))
 	}
 	return dir
 }
@@ -72,7 +73,7 @@ func TestCheckRunsTheStageAndRemembersTheResult(t *testing.T) {
 		t.Skip("builds and runs stage 1")
 	}
 	root := fixtureRepo(t)
-	require.NoError(t, breaks.CopyModule(repo.StageDir(realRoot(t), 1), repo.ExerciseDir(root, 1)))
+	require.NoError(t, files.CopyModule(repo.StageDir(realRoot(t), 1), repo.ExerciseDir(root, 1), false))
 
 	code, out, stderr := run(t, root, "check", "1", "--runtime", "local")
 	require.Equal(t, 0, code, stderr+out)

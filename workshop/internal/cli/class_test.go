@@ -16,9 +16,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/go-o11y-workshop/kit/workshop/internal/breaks"
 	"github.com/go-o11y-workshop/kit/workshop/internal/check"
 	"github.com/go-o11y-workshop/kit/workshop/internal/class"
+	"github.com/go-o11y-workshop/kit/workshop/internal/files"
 	"github.com/go-o11y-workshop/kit/workshop/internal/repo"
 )
 
@@ -203,7 +203,7 @@ func TestCheckWithTheBoardDown(t *testing.T) {
 		t.Skip("builds and runs stage 1")
 	}
 	root := fixtureRepo(t)
-	require.NoError(t, breaks.CopyModule(repo.StageDir(realRoot(t), 1), repo.ExerciseDir(root, 1)))
+	require.NoError(t, files.CopyModule(repo.StageDir(realRoot(t), 1), repo.ExerciseDir(root, 1), false))
 	tc := startTestClass(t, t.TempDir(), "127.0.0.1:0")
 	code, _, stderr := run(t, root, "class", "join", tc.url, tc.Code(), "--name", "Sam")
 	require.Equal(t, 0, code, stderr)

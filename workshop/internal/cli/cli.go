@@ -151,6 +151,7 @@ func init() {
 		{"check", "N [DIR] [--runtime docker|local|auto] [--json]", "run your stage (exercises/stageN, or DIR) and check its API, metrics, spans and logs", runCheck},
 		{"grade", "DIR... [--stage N] [--csv|--json]", "check many learners' checkouts and print one table", runGrade},
 		{"gen", "", "maintainers: regenerate exercises/ and solutions/ from the marked regions of stages/", runGen},
+		{"pack", "N [DIR] [--out DIR/bin]", "maintainers: build stage N's services, probe and Dockerfile for the Docker engine (make stageN-docker)", runPack},
 		{"branches", "[--from REV] [--dry-run]", "maintainers: write the stage-N and exercise-N git branches from a commit's stages/", runBranches},
 		{"traffic", "N [--url URL] [--users 5] [--max-rolls 10] [--async-probability 0.3] [--duration 60s]", "send simulated users' rolls to a running stage N", runTraffic},
 		{"bench", "N [--json] [--repeat 5]", "measure stage N here: sync vs async rolls, telemetry overhead, footprint", runBench},

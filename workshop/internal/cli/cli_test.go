@@ -158,7 +158,7 @@ func TestListShowsStepsAndProgress(t *testing.T) {
 	assert.Contains(t, out, "Progress [#####...............] 1/4 stages pass")
 	assert.Contains(t, out, "[passes: 9/9 checks,")
 	assert.Contains(t, out, "[10/12 checks pass,")
-	assert.Contains(t, out, "  failing: check frontend-trace (step 2.3), check frontend-span (step 2.4)\n")
+	assert.Contains(t, out, "  failing: check frontend-trace (step 2.3), check frontend-span (step 2.2)\n")
 	assert.NotContains(t, out, "4.16")
 	assert.NotContains(t, out, "\x1b[", "no colour when not a terminal")
 }
@@ -272,6 +272,9 @@ func TestShowColourSwitch(t *testing.T) {
 
 func TestDiffBetweenStages(t *testing.T) {
 	root := fixtureRepo(t)
+	// What a check or `workshop pack` built is no part of the stage.
+	require.NoError(t, os.MkdirAll(filepath.Join(root, "stages", "stage3", "bin", "linux_amd64"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(root, "stages", "stage3", "bin", "Dockerfile"), []byte("FROM scratch\n"), 0o644))
 	code, out, _ := run(t, root, "diff", "3")
 	require.Equal(t, 0, code)
 	assert.Contains(t, out, "What stage 3 adds to stage 2")
@@ -282,6 +285,7 @@ func TestDiffBetweenStages(t *testing.T) {
 	assert.NotContains(t, out, "stages/stage2/internal", "module paths are renamed before comparing")
 	assert.NotContains(t, out, "main_test.go", "tests are left out by default")
 	assert.NotContains(t, out, "lesson", "the lesson is not part of the diff")
+	assert.NotContains(t, out, "Dockerfile", "nor are builds")
 
 	_, out, _ = run(t, root, "diff", "3", "--stat")
 	assert.Contains(t, out, "2 files changed, 4 insertions(+), 1 deletions(-)")

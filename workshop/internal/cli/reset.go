@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/go-o11y-workshop/kit/workshop/internal/exercise"
+	"github.com/go-o11y-workshop/kit/workshop/internal/files"
 	"github.com/go-o11y-workshop/kit/workshop/internal/lesson"
 )
 
@@ -67,35 +68,12 @@ func runReset(env *Env, args []string) error {
 	if err := exercise.GenerateTo(root, tmp); err != nil {
 		return fmt.Errorf("generating the starting point: %w", err)
 	}
-	for _, rel := range rels {
-		if _, err := os.Stat(filepath.Join(tmp, rel)); err != nil {
-			return fmt.Errorf("the starting point has no %s: %w", rel, err)
-		}
+	backup, err := files.Replace(root, tmp, rels)
+	if backup != "" {
+		fmt.Fprintf(env.Stdout, "Your version is backed up in %s\n", backup)
 	}
-
-	backup, err := newBackupDir(root)
 	if err != nil {
 		return err
-	}
-	if err := backupPaths(root, backup, rels); err != nil {
-		return fmt.Errorf("backing up your version (nothing was reset): %w", err)
-	}
-	fmt.Fprintf(env.Stdout, "Your version is backed up in %s\n", backup)
-
-	for _, rel := range rels {
-		src, dst := filepath.Join(tmp, rel), filepath.Join(root, rel)
-		if rel == stageRel {
-			if err := os.RemoveAll(dst); err != nil {
-				return err
-			}
-			if err := copyTree(src, dst); err != nil {
-				return err
-			}
-			continue
-		}
-		if err := copyRegular(src, dst); err != nil {
-			return err
-		}
 	}
 	fmt.Fprintf(env.Stdout, "%s is back at its starting point.\n", what)
 	return nil

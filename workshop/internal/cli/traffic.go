@@ -10,8 +10,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/go-o11y-workshop/kit/workshop/internal/runtime"
 	"github.com/go-o11y-workshop/kit/workshop/internal/traffic"
+	"github.com/go-o11y-workshop/kit/workshop/stage"
 )
 
 func runTraffic(env *Env, args []string) error {
@@ -81,7 +81,7 @@ func runTraffic(env *Env, args []string) error {
 // entryURL is where people reach stage n: its frontend, or the dice-roller
 // in stage 1.
 func entryURL(n int) (string, error) {
-	services, err := runtime.Layout(n)
+	services, err := stage.Layout(n)
 	if err != nil {
 		return "", usageError{err.Error()}
 	}

@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -23,8 +21,9 @@ import (
 	"github.com/go-o11y-workshop/kit/workshop/internal/class"
 	"github.com/go-o11y-workshop/kit/workshop/internal/otlp"
 	"github.com/go-o11y-workshop/kit/workshop/internal/repo"
-	"github.com/go-o11y-workshop/kit/workshop/internal/runtime"
+	"github.com/go-o11y-workshop/kit/workshop/internal/session"
 	"github.com/go-o11y-workshop/kit/workshop/internal/viewer"
+	"github.com/go-o11y-workshop/kit/workshop/stage"
 )
 
 // upOptions is a parsed `workshop up`.
@@ -40,12 +39,12 @@ type upOptions struct {
 }
 
 func runUp(env *Env, args []string) error {
-	fs := newFlags(env, "up", "N [--exercise] [--break NAME|list] [--no-viewer] [--share[=URL]] [--viewer-port 8190] [--otlp-port 4318]")
+	fs := newFlags(env, "up", fmt.Sprintf("N [--exercise] [--break NAME|list] [--no-viewer] [--share[=URL]] [--viewer-port %d] [--otlp-port %d]", viewer.DefaultPort, otlp.DefaultPort))
 	exercise := fs.Bool("exercise", false, "run your code in exercises/stageN instead of the reference")
 	noViewer := fs.Bool("no-viewer", false, "start neither the built-in OTLP receiver nor the viewer: the telemetry goes to whatever listens on --otlp-port")
 	breakName := fs.String("break", "", "run the reference with the classic instrumentation mistake `NAME` switched in (list: name them all)")
-	viewerPort := fs.Int("viewer-port", 8190, "port of the telemetry viewer, on localhost")
-	otlpPort := fs.Int("otlp-port", 4318, "port of the OTLP/HTTP receiver the services send their telemetry to")
+	viewerPort := fs.Int("viewer-port", viewer.DefaultPort, "port of the telemetry viewer, on localhost")
+	otlpPort := fs.Int("otlp-port", otlp.DefaultPort, "port of the OTLP/HTTP receiver the services send their telemetry to")
 	var share shareFlag
 	fs.Var(&share, "share", "also send the services' telemetry to the class this checkout joined (--share=URL: to that OTLP/HTTP collector); the viewer keeps it all")
 	rest, err := parse(fs, args)
@@ -148,18 +147,13 @@ func listBreaks(w io.Writer, rest []string) error {
 // up runs the stage until ctx ends (a signal) or a service dies, and leaves
 // nothing running when it returns.
 func up(ctx context.Context, env *Env, o upOptions) (err error) {
-	services, err := runtime.Layout(o.stage)
+	services, err := stage.Layout(o.stage)
 	if err != nil {
 		return err
 	}
 	sweepLocal(env) // a killed earlier run's services would hold the ports
-	// Checked before building anything: a port still held by an earlier run
-	// (or by the Docker stack) is the usual way this fails.
-	for _, s := range services {
-		if !upPortFree(s.Port) {
-			return fmt.Errorf("port %d of the %s is already in use (is stage %d still running, in another terminal "+
-				"or in Docker?): stop what holds it; `workshop doctor` names it", s.Port, s.Name, o.stage)
-		}
+	if err := stage.CheckPorts(o.stage, services); err != nil {
+		return err // before anything is built
 	}
 	out := newUpOutput(env, services)
 
@@ -176,78 +170,63 @@ func up(ctx context.Context, env *Env, o upOptions) (err error) {
 		o.dir = broken
 	}
 
-	// The receiver and the viewer outlive the services, so the spans the
-	// services flush on their way out are still received.
-	var sharer *class.Sharer // closed after the receiver: it gets the final flush too
-	defer func() { closeSharer(out.say, sharer) }()
-	srv := newUpServers()
-	defer func() { err = errors.Join(err, srv.stop()) }()
+	opts := session.Options{
+		Stage: o.stage, Dir: o.dir, Runtime: "local",
+		// Export every half second rather than the SDK's default 5 s, so a
+		// request is in the viewer by the time you look.
+		Env:    []string{"OTEL_BSP_SCHEDULE_DELAY=500"},
+		Output: out.line,
+	}
 	if o.viewer {
-		ln, err := otlp.Listen("0.0.0.0:" + strconv.Itoa(o.otlpPort))
-		switch {
-		case errors.Is(err, otlp.ErrAddrInUse):
-			o.viewer = false
-			out.say("port %d is already taken (the Docker stack's Alloy?): the services send their telemetry there, "+
-				"and the built-in viewer is off.", o.otlpPort)
-			if o.share != nil {
-				out.say("--share needs the built-in receiver: your telemetry is not shared with the class.")
-			}
-		case err != nil:
-			return err
-		default:
-			vln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(o.viewerPort))
-			if err != nil {
-				ln.Close()
-				return fmt.Errorf("the viewer cannot listen on port %d (%v): choose another with --viewer-port, "+
-					"or run without it: --no-viewer", o.viewerPort, err)
-			}
-			out.store = otlp.NewStore(otlp.DefaultLimits)
-			metrics := map[string]string{}
-			for _, s := range services {
-				metrics[s.Name] = "http://127.0.0.1:" + strconv.Itoa(s.Port) + "/metrics"
-			}
-			title := fmt.Sprintf("Stage %d", o.stage)
-			if o.brk != nil {
-				title += " — break: " + o.brk.Name
-			}
-			receiver := otlp.NewReceiver(out.store)
-			if o.share != nil {
-				so := *o.share
-				so.Say = out.say
-				sharer = class.NewSharer(so)
-				receiver.OnExport = sharer.Export
-			}
-			srv.start(ln, receiver)
-			srv.start(vln, viewer.New(out.store, viewer.Options{Title: title, Metrics: metrics}))
+		// The receiver and the viewer outlive the services, so the spans the
+		// services flush on their way out are still received.
+		opts.Receiver, opts.ReceiverMayBeTaken = "0.0.0.0:"+strconv.Itoa(o.otlpPort), true
+		opts.Viewer = "127.0.0.1:" + strconv.Itoa(o.viewerPort)
+		opts.ViewerTitle = fmt.Sprintf("Stage %d", o.stage)
+		if o.brk != nil {
+			opts.ViewerTitle += " — break: " + o.brk.Name
 		}
+	} else {
+		opts.Env = append(opts.Env, "OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:"+strconv.Itoa(o.otlpPort))
+	}
+
+	var sharer *class.Sharer // closed after the session: it gets the final flush too
+	defer func() { closeSharer(out.say, sharer) }()
+	if o.viewer && o.share != nil {
+		so := *o.share
+		so.Say = out.say
+		sharer = class.NewSharer(so)
+		opts.OnExport = sharer.Export
 	}
 
 	out.say("building and starting stage %d: %s ...", o.stage, o.code)
-	sys, err := runtime.StartLocal(ctx, runtime.LocalOptions{
-		Dir:   o.dir,
-		Stage: o.stage,
-		Env: []string{
-			"OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:" + strconv.Itoa(o.otlpPort),
-			// Export every half second rather than the SDK's default 5 s, so
-			// a request is in the viewer by the time you look. (The reference
-			// sets 1 s in code, which takes precedence over the variable.)
-			"OTEL_BSP_SCHEDULE_DELAY=500",
-		},
-		Output: out.line,
-	})
-	if err != nil {
-		if ctx.Err() != nil { // Ctrl-C while building or starting; StartLocal cleaned up
-			out.say("interrupted; nothing left running.")
-			return nil
-		}
+	s, err := session.Start(ctx, opts)
+	var listenErr *session.ListenError
+	switch {
+	case errors.As(err, &listenErr):
+		return fmt.Errorf("the viewer cannot listen on port %d (%v): choose another with --viewer-port, "+
+			"or run without it: --no-viewer", o.viewerPort, listenErr.Err)
+	case err != nil && ctx.Err() != nil: // Ctrl-C while building or starting; Start cleaned up
+		out.say("interrupted; nothing left running.")
+		return nil
+	case err != nil:
 		return err
 	}
+	defer func() { err = errors.Join(err, s.Close()) }()
+	if s.ReceiverTaken {
+		o.viewer = false
+		out.say("port %d is already taken (the Docker stack's Alloy?): the services send their telemetry there, "+
+			"and the built-in viewer is off.", o.otlpPort)
+		if o.share != nil {
+			out.say("--share needs the built-in receiver: your telemetry is not shared with the class.")
+		}
+	}
 	out.summary(o, services)
-	if sharer != nil {
+	if sharer != nil && !s.ReceiverTaken {
 		out.say("sharing: the services' telemetry also goes to %s, as %s.", o.share.Endpoint, o.share.Learner)
 	}
 
-	crashed := waitUp(ctx, sys, srv)
+	crashed := s.Wait(ctx)
 	if crashed != nil {
 		out.say("%v; stopping the other services ...", crashed)
 	} else {
@@ -256,18 +235,16 @@ func up(ctx context.Context, env *Env, o upOptions) (err error) {
 	// A second signal while they drain kills them instead of waiting.
 	killCtx, stopKill := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stopKill()
-	before := spansByTrace(out.store)
 	stopping := time.Now()
 	_, busy := out.pending(stopping)
-	stopErr := sys.Stop(killCtx)
-	if out.store != nil {
-		n := flushedSpans(before, spansByTrace(out.store))
+	n, stopErr := s.StopServices(killCtx)
+	if s.Store != nil {
 		// The requests of the last moments, and those the services finished
 		// while stopping: their spans can only have left in the final flush.
 		pending, _ := out.pending(stopping)
 		lost := 0
 		for _, id := range pending {
-			if _, ok := out.store.Trace(id); !ok {
+			if _, ok := s.Store.Trace(id); !ok {
 				lost++
 			}
 		}
@@ -306,43 +283,6 @@ func flushSummary(stage, n, lost int, traced, busy bool) string {
 		"already sent everything (it exports every half second). Stop right after a roll to see the flush at work."
 }
 
-// waitUp waits for ctx to end, and returns nil, or for a service or one of
-// the servers to fail, and returns what happened.
-func waitUp(ctx context.Context, sys *runtime.LocalSystem, srv *upServers) error {
-	tick := time.NewTicker(250 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case err := <-srv.errs:
-			return err
-		case <-tick.C:
-			exited := sys.Exited()
-			for _, s := range sys.Services() {
-				if err, ok := exited[s.Name]; ok {
-					detail := ""
-					if err != nil {
-						detail = " (" + err.Error() + ")"
-					}
-					return fmt.Errorf("the %s exited unexpectedly%s", s.Name, detail)
-				}
-			}
-		}
-	}
-}
-
-// upPortFree reports whether a service could listen on port, as the
-// services do (every interface).
-func upPortFree(port int) bool {
-	ln, err := net.Listen("tcp", ":"+strconv.Itoa(port))
-	if err != nil {
-		return false
-	}
-	ln.Close()
-	return true
-}
-
 func spanCount(n int) string {
 	if n == 1 {
 		return "1 span"
@@ -350,75 +290,14 @@ func spanCount(n int) string {
 	return strconv.Itoa(n) + " spans"
 }
 
-// upServers runs the OTLP receiver and the viewer until stop.
-type upServers struct {
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-	errs   chan error // a server that failed while running
-}
-
-func newUpServers() *upServers {
-	ctx, cancel := context.WithCancel(context.Background())
-	return &upServers{ctx: ctx, cancel: cancel, errs: make(chan error, 2)}
-}
-
-func (s *upServers) start(ln net.Listener, h http.Handler) {
-	s.wg.Go(func() {
-		if err := otlp.Serve(s.ctx, ln, h); err != nil {
-			s.errs <- fmt.Errorf("the server on %s stopped: %w", ln.Addr(), err)
-		}
-	})
-}
-
-// stop closes the listeners, lets in-flight requests finish, and returns
-// the errors of servers that failed.
-func (s *upServers) stop() error {
-	s.cancel()
-	s.wg.Wait()
-	var errs []error
-	for {
-		select {
-		case err := <-s.errs:
-			errs = append(errs, err)
-		default:
-			return errors.Join(errs...)
-		}
-	}
-}
-
-// spansByTrace counts the spans held per trace; nil without a store.
-func spansByTrace(store *otlp.Store) map[string]int {
-	if store == nil {
-		return nil
-	}
-	counts := map[string]int{}
-	for _, t := range store.Traces(0) {
-		counts[t.ID] = len(t.Spans)
-	}
-	return counts
-}
-
-// flushedSpans is how many spans arrived between two counts. (A trace
-// evicted in between only hides its own spans, not the new ones.)
-func flushedSpans(before, after map[string]int) int {
-	n := 0
-	for id, c := range after {
-		n += max(0, c-before[id])
-	}
-	return n
-}
-
 // upOutput prints the services' lines, prefixed with the service's name,
-// and the CLI's own lines, without interleaving them; and keeps the
-// services' lines in the store for the viewer's logs page.
+// and the CLI's own lines, without interleaving them.
 type upOutput struct {
 	mu     sync.Mutex
 	w      io.Writer
 	color  bool
 	width  int
 	colors map[string]string
-	store  *otlp.Store // nil without the built-in viewer
 
 	// What the services logged lately, to tell a flush that had nothing to
 	// send from a missing one: the trace ids of their lines (a few, recent),
@@ -434,7 +313,7 @@ const maxTraced = 4096
 // serviceColors are ANSI foreground colours, the same for a service in every stage.
 var serviceColors = map[string]string{"die-service": "33", "dice-roller": "36", "frontend": "35"}
 
-func newUpOutput(env *Env, services []runtime.Service) *upOutput {
+func newUpOutput(env *Env, services []stage.Service) *upOutput {
 	o := &upOutput{w: env.Stdout, color: env.color(), colors: serviceColors}
 	for _, s := range services {
 		o.width = max(o.width, len(s.Name))
@@ -444,9 +323,6 @@ func newUpOutput(env *Env, services []runtime.Service) *upOutput {
 
 // line is the runtime's Output: one line a service printed.
 func (o *upOutput) line(service string, line []byte) {
-	if o.store != nil {
-		o.store.AddLogLine(service, line)
-	}
 	prefix := fmt.Sprintf("%-*s |", o.width, service)
 	if o.color {
 		code := o.colors[service]
@@ -518,7 +394,7 @@ func (o *upOutput) say(format string, args ...any) {
 
 // summary says where everything is once the stage is up: the frontend
 // first (what a learner opens), then the APIs, the viewer, the receiver.
-func (o *upOutput) summary(opts upOptions, services []runtime.Service) {
+func (o *upOutput) summary(opts upOptions, services []stage.Service) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "stage %d is up (%s):\n", opts.stage, opts.code)
 	row := func(name, url, note string) {

@@ -27,7 +27,7 @@ import (
 	"github.com/go-o11y-workshop/kit/workshop/internal/breaks"
 	"github.com/go-o11y-workshop/kit/workshop/internal/otlp"
 	"github.com/go-o11y-workshop/kit/workshop/internal/repo"
-	"github.com/go-o11y-workshop/kit/workshop/internal/runtime"
+	"github.com/go-o11y-workshop/kit/workshop/stage"
 )
 
 func TestUpUsageErrors(t *testing.T) {
@@ -73,7 +73,7 @@ func TestUpBreakList(t *testing.T) {
 }
 
 func TestUpOutput(t *testing.T) {
-	services, err := runtime.Layout(3)
+	services, err := stage.Layout(3)
 	require.NoError(t, err)
 	for _, tt := range []struct {
 		terminal bool
@@ -87,20 +87,9 @@ func TestUpOutput(t *testing.T) {
 		t.Setenv("NO_COLOR", tt.noColor)
 		var buf bytes.Buffer
 		o := newUpOutput(&Env{Stdout: &buf, Terminal: tt.terminal}, services)
-		o.store = otlp.NewStore(otlp.DefaultLimits)
 		o.line("frontend", []byte(`{"message":"hi"}`))
 		assert.Equal(t, tt.want, buf.String())
-		logs := o.store.Logs("frontend", 0)
-		require.Len(t, logs, 1, "the line reaches the viewer's logs page")
-		assert.Equal(t, "hi", logs[0].Message)
 	}
-}
-
-func TestFlushedSpans(t *testing.T) {
-	before := map[string]int{"a": 2, "evicted": 5}
-	after := map[string]int{"a": 3, "b": 2}
-	assert.Equal(t, 3, flushedSpans(before, after))
-	assert.Equal(t, 0, flushedSpans(after, after))
 }
 
 // TestFlushSummary: the closing line of `up` says what the final flush
@@ -128,7 +117,7 @@ func TestFlushSummary(t *testing.T) {
 // TestUpRemembersRecentTraceIDs: the lines the services log after starting
 // feed the closing line; old ones and startup lines do not.
 func TestUpRemembersRecentTraceIDs(t *testing.T) {
-	services, err := runtime.Layout(1)
+	services, err := stage.Layout(1)
 	require.NoError(t, err)
 	o := newUpOutput(&Env{Stdout: io.Discard}, services)
 	t0 := time.Now()

@@ -5,19 +5,19 @@ package doctor
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"net/url"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"runtime"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/go-o11y-workshop/kit/workshop/internal/otlp"
+	"github.com/go-o11y-workshop/kit/workshop/internal/repo"
+	workshopruntime "github.com/go-o11y-workshop/kit/workshop/internal/runtime"
+	"github.com/go-o11y-workshop/kit/workshop/internal/viewer"
+	"github.com/go-o11y-workshop/kit/workshop/stage"
 )
 
 // Port is a port the workshop uses, and what uses it.
@@ -26,14 +26,17 @@ type Port struct {
 	Purpose string
 }
 
-// Ports lists every port the workshop listens on, stage by stage.
-var Ports = []Port{
-	{8100, "stage 1 dice-roller"},
-	{8101, "stage 2 dice-roller"}, {8102, "stage 2 frontend"},
-	{8103, "stage 3 die-service"}, {8104, "stage 3 dice-roller"}, {8105, "stage 3 frontend"},
-	{8106, "stage 4 die-service"}, {8107, "stage 4 dice-roller"}, {8108, "stage 4 frontend"},
-	{8190, "telemetry viewer"},
-	{4318, "OTLP/HTTP receiver"},
+// Ports lists every port the workshop listens on: the stages' services
+// (stage.Layout, the port table of the SPEC), the viewer and the receiver.
+func Ports() []Port {
+	var ports []Port
+	for n := 1; n <= repo.Stages; n++ {
+		services, _ := stage.Layout(n)
+		for _, s := range services {
+			ports = append(ports, Port{s.Port, fmt.Sprintf("stage %d %s", n, s.Name)})
+		}
+	}
+	return append(ports, Port{viewer.DefaultPort, "telemetry viewer"}, Port{otlp.DefaultPort, "OTLP/HTTP receiver"})
 }
 
 // Report is what doctor found.
@@ -67,7 +70,7 @@ func Inspect(ctx context.Context) Report {
 	r := Report{OS: runtime.GOOS, Arch: runtime.GOARCH}
 	r.GoVersion, r.GoError = goVersion(ctx)
 	r.DockerHost, r.DockerOK, r.DockerDetail = pingDocker(ctx)
-	for _, p := range Ports {
+	for _, p := range Ports() {
 		r.Ports = append(r.Ports, inspectPort(ctx, p))
 	}
 	return r
@@ -83,73 +86,20 @@ func goVersion(ctx context.Context) (string, string) {
 	return strings.TrimSpace(string(out)), ""
 }
 
-// dockerSocket finds the engine's address: DOCKER_HOST, else the usual
-// sockets of Docker Engine and Docker Desktop.
-func dockerSocket() string {
-	if h := os.Getenv("DOCKER_HOST"); h != "" {
-		return h
-	}
-	candidates := []string{"/var/run/docker.sock"}
-	if home, err := os.UserHomeDir(); err == nil {
-		candidates = append(candidates, filepath.Join(home, ".docker", "run", "docker.sock"))
-	}
-	for _, c := range candidates {
-		if _, err := os.Stat(c); err == nil {
-			return "unix://" + c
-		}
-	}
-	return ""
-}
-
-// pingDocker asks the engine for its version over its API.
+// pingDocker asks the engine the way `workshop check` does, so both agree
+// on whether Docker is there.
 func pingDocker(ctx context.Context) (host string, ok bool, detail string) {
-	host = dockerSocket()
-	if host == "" {
-		return "", false, "no Docker engine found (no DOCKER_HOST, no /var/run/docker.sock). " +
-			"Colima, Rancher Desktop and Podman need DOCKER_HOST set to their socket. Without Docker, checks run local processes."
-	}
-	u, err := url.Parse(host)
+	eng, err := workshopruntime.DetectEngine(ctx)
 	if err != nil {
-		return host, false, "DOCKER_HOST is not a URL: " + err.Error()
+		return "", false, err.Error()
 	}
-	client := &http.Client{Timeout: 3 * time.Second}
-	base := "http://" + u.Host
-	switch u.Scheme {
-	case "unix":
-		client.Transport = &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, "unix", u.Path)
-		}}
-		base = "http://docker"
-	case "tcp":
-	default:
-		return host, false, "DOCKER_HOST scheme " + u.Scheme + " is not supported here (use unix:// or tcp://)"
-	}
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/version", nil)
-	resp, err := client.Do(req)
-	if err != nil {
-		if errors.Is(err, os.ErrPermission) || strings.Contains(err.Error(), "permission denied") {
-			return host, false, "the engine's socket refuses this user: add yourself to the docker group (then log in again)"
-		}
-		return host, false, "the engine does not answer at " + host + ": " + err.Error()
-	}
-	defer resp.Body.Close()
-	var v struct {
-		Version string `json:"Version"`
-		Arch    string `json:"Arch"`
-	}
-	if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&v) != nil {
-		return host, false, "the engine answered " + resp.Status
-	}
-	return host, true, fmt.Sprintf("Docker Engine %s (%s)", v.Version, v.Arch)
+	return eng.Host, true, fmt.Sprintf("Docker Engine %s (%s)", eng.Version, eng.Arch)
 }
 
 // inspectPort tries to bind the port; when that fails it tells what holds it.
 func inspectPort(ctx context.Context, p Port) PortStatus {
 	st := PortStatus{Port: p}
-	ln, err := net.Listen("tcp", ":"+strconv.Itoa(p.Number))
-	if err == nil {
-		ln.Close()
+	if stage.PortFree(p.Number) {
 		st.Free = true
 		return st
 	}

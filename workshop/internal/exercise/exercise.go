@@ -30,7 +30,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/go-o11y-workshop/kit/workshop/internal/breaks"
+	"github.com/go-o11y-workshop/kit/workshop/internal/files"
 	"github.com/go-o11y-workshop/kit/workshop/internal/lesson"
 	"github.com/go-o11y-workshop/kit/workshop/internal/repo"
 )
@@ -287,7 +287,7 @@ func starter(root string, s *lesson.Stage, out string, undone func(id string) bo
 // exist or be empty) under the exercise module path, passing each Go file's
 // text, its imports already rewritten, through fix.
 func copyAsExercise(root string, n int, exDir string, fix func(p string, b []byte) ([]byte, error)) error {
-	if err := breaks.CopyModuleWithTests(repo.StageDir(root, n), exDir); err != nil {
+	if err := files.CopyModule(repo.StageDir(root, n), exDir, true); err != nil {
 		return err
 	}
 	stagePath := "github.com/go-o11y-workshop/kit/stages/stage" + strconv.Itoa(n)

@@ -6,14 +6,18 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strconv"
 	"syscall"
 	"time"
 )
 
+// DefaultPort is OTLP/HTTP's port, where the services send by default.
+const DefaultPort = 4318
+
 // DefaultAddr is where the receiver listens: the OTLP/HTTP port on every
 // interface, so services in containers reach it too (a receiver bound to
 // localhost is a classic cause of "no traces").
-const DefaultAddr = "0.0.0.0:4318"
+var DefaultAddr = "0.0.0.0:" + strconv.Itoa(DefaultPort)
 
 // ErrAddrInUse is returned by Listen when the port is taken — usually by the
 // Docker stack's Alloy, which `workshop up` then sends telemetry to instead.

@@ -1,15 +1,17 @@
+// Package runtime runs a stage as containers on a private Docker network:
+// the services are built on this machine by package stage, packed with its
+// one image recipe, and reached through published ports. Whatever happens,
+// nothing is left behind (see Sweep for what a killed run left). Running a
+// stage as local processes is package stage's job.
 package runtime
 
 import (
-	"archive/tar"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -22,6 +24,8 @@ import (
 	tclog "github.com/testcontainers/testcontainers-go/log"
 	"github.com/testcontainers/testcontainers-go/network"
 	"github.com/testcontainers/testcontainers-go/wait"
+
+	"github.com/go-o11y-workshop/kit/workshop/stage"
 )
 
 // Label marks everything a docker run creates (containers, images, the
@@ -42,19 +46,24 @@ type DockerOptions struct {
 	Output func(service string, line []byte)
 	// Ready bounds the wait for each service's /healthz.
 	Ready time.Duration
-	// BuildLog receives the engine's image build output (default: discarded).
+	// BuildLog receives what the engine says as it loads the images
+	// (default: discarded).
 	BuildLog io.Writer
+	// StopTimeout bounds the wait for a container to stop after SIGTERM
+	// before it is killed (stage.DefaultStopTimeout when zero).
+	StopTimeout time.Duration
 }
 
 // DockerSystem is a stage running as containers on a private network.
 type DockerSystem struct {
-	services   []Service
-	network    *testcontainers.DockerNetwork
-	containers []*testcontainers.DockerContainer
-	images     []string
-	urls       map[string]string
-	writers    []*lineWriter
-	tmpDir     string
+	services    []stage.Service
+	network     *testcontainers.DockerNetwork
+	containers  map[string]*testcontainers.DockerContainer // by service
+	images      []string
+	urls        map[string]string
+	writers     []*stage.LineWriter
+	tmpDir      string
+	stopTimeout time.Duration
 }
 
 var (
@@ -89,6 +98,7 @@ func insideContainerWithLocalEngine() bool {
 type Engine struct {
 	Version string
 	Arch    string // GOARCH of the engine's machine
+	Host    string // where it answers, e.g. unix:///var/run/docker.sock
 }
 
 // DetectEngine pings the engine. The library's own error for a missing
@@ -111,10 +121,14 @@ func DetectEngine(ctx context.Context) (eng Engine, err error) {
 	if err != nil {
 		return Engine{}, noEngine(err)
 	}
-	return Engine{Version: info.Info.ServerVersion, Arch: goarch(info.Info.Architecture)}, nil
+	return Engine{Version: info.Info.ServerVersion, Arch: goarch(info.Info.Architecture), Host: cli.DaemonHost()}, nil
 }
 
 func noEngine(err error) error {
+	if strings.Contains(err.Error(), "permission denied") {
+		return fmt.Errorf("the Docker engine's socket refuses this user (%v): add yourself to the docker group "+
+			"(then log in again), or use --runtime local", err)
+	}
 	return fmt.Errorf("no Docker engine answers (%v); start Docker, or set DOCKER_HOST for Colima, Rancher Desktop or Podman, or use --runtime local", err)
 }
 
@@ -130,11 +144,11 @@ func goarch(machine string) string {
 }
 
 // StartDocker builds each service on this machine for the engine's platform,
-// packs it into a FROM scratch image (nothing is pulled: this works offline),
-// and starts the services on a private network where they find each other by
+// packs it into an image with the stage's recipe (FROM scratch: nothing is
+// pulled, this works offline), and starts the services on a private network where they find each other by
 // name. On any failure everything created so far is removed.
 func StartDocker(ctx context.Context, o DockerOptions) (_ *DockerSystem, err error) {
-	services, err := Layout(o.Stage)
+	services, err := stage.Layout(o.Stage)
 	if err != nil {
 		return nil, err
 	}
@@ -142,26 +156,32 @@ func StartDocker(ctx context.Context, o DockerOptions) (_ *DockerSystem, err err
 	if err != nil {
 		return nil, err
 	}
-	sys := &DockerSystem{services: services, urls: map[string]string{}}
+	sys := &DockerSystem{services: services, urls: map[string]string{},
+		containers: map[string]*testcontainers.DockerContainer{}, stopTimeout: o.StopTimeout}
+	if sys.stopTimeout <= 0 {
+		sys.stopTimeout = stage.DefaultStopTimeout
+	}
 	defer func() {
 		if err != nil {
 			_ = sys.Stop(context.Background())
 		}
 	}()
 
-	if sys.tmpDir, err = os.MkdirTemp("", "workshop-img-"); err != nil {
-		return nil, err
+	target := stage.Target{GOOS: "linux", GOARCH: eng.Arch}
+	buildDir := stage.BinDir(o.Dir, target)
+	if os.MkdirAll(buildDir, 0o755) != nil { // a checkout that cannot be written
+		if sys.tmpDir, err = os.MkdirTemp("", "workshop-img-"); err != nil {
+			return nil, err
+		}
+		buildDir = sys.tmpDir
 	}
-	bins, err := Build(ctx, o.Dir, services, Target{"linux", eng.Arch}, sys.tmpDir)
+	bins, err := stage.Build(ctx, o.Dir, services, target, buildDir)
 	if err != nil {
 		return nil, err
 	}
 
 	labels := map[string]string{Label: strconv.Itoa(os.Getpid())}
-	if sys.network, err = network.New(ctx, network.WithLabels(labels)); err != nil {
-		return nil, fmt.Errorf("creating the network: %w", err)
-	}
-	env := peerEnv(services, func(s Service) string { return "http://" + s.Name + ":" + strconv.Itoa(s.Port) })
+	env := stage.PeerEnv(services, func(s stage.Service) string { return "http://" + s.Name + ":" + strconv.Itoa(s.Port) })
 	env = append(env, o.Env...)
 	if o.OTLPPort != 0 {
 		env = append(env, "OTEL_EXPORTER_OTLP_ENDPOINT=http://host.docker.internal:"+strconv.Itoa(o.OTLPPort))
@@ -175,86 +195,172 @@ func StartDocker(ctx context.Context, o DockerOptions) (_ *DockerSystem, err err
 		buildLog = io.Discard
 	}
 
-	// The images are built here rather than by testcontainers' FromDockerfile,
-	// which takes several seconds more per image on some engines.
+	// The images are loaded (stage.ImageArchive) rather than built, from a
+	// Dockerfile or by testcontainers: the engine's builder runs and commits
+	// a container per step, seconds per image.
 	cli, err := testcontainers.NewDockerClientWithOpts(ctx)
 	if err != nil {
 		return nil, noEngine(err)
 	}
 	defer cli.Close()
-	// The engine builds the images concurrently: each takes a while to commit.
 	// Tags are unique per run: grade runs several checks of a stage at once.
 	run := runCounter.Add(1)
 	for _, s := range services {
 		sys.images = append(sys.images, fmt.Sprintf("workshop.local/%s:stage%d-%d-%d", s.Name, o.Stage, os.Getpid(), run))
 	}
-	buildErrs := make([]error, len(services))
-	var wg sync.WaitGroup
-	for i, s := range services {
-		wg.Go(func() {
-			buildErrs[i] = buildImage(ctx, cli, bins[s.Name], s.Name, sys.images[i], labels, buildLog)
-		})
-	}
-	wg.Wait()
-	if err := errors.Join(buildErrs...); err != nil {
-		return nil, err
-	}
-
+	// Each service's image is built and its container started at once, the
+	// engine doing them side by side (committing an image and starting a
+	// container are its slow parts); a service waits only for those it
+	// calls as it starts.
+	started := map[string]chan struct{}{}
 	for _, s := range services {
-		lw := &lineWriter{fn: func(line []byte) {
+		started[s.Name] = make(chan struct{})
+	}
+	startCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		mu       sync.Mutex
+		firstErr error
+		wg       sync.WaitGroup
+	)
+	fail := func(err error) {
+		mu.Lock()
+		if firstErr == nil {
+			firstErr = err
+		}
+		mu.Unlock()
+		cancel()
+	}
+	networkReady := make(chan struct{})
+	wg.Go(func() {
+		nw, err := network.New(startCtx, network.WithLabels(labels))
+		if nw != nil {
+			mu.Lock()
+			sys.network = nw
+			mu.Unlock()
+		}
+		if err != nil {
+			fail(fmt.Errorf("creating the network: %w", err))
+			return
+		}
+		close(networkReady)
+	})
+	for i, s := range services {
+		lw := stage.NewLineWriter(func(line []byte) {
 			if o.Output != nil {
 				o.Output(s.Name, line)
 			}
-		}}
+		})
 		sys.writers = append(sys.writers, lw)
-		port := strconv.Itoa(s.Port) + "/tcp"
-		c, err := testcontainers.Run(ctx, sys.images[len(sys.containers)],
-			testcontainers.WithLabels(labels),
-			testcontainers.WithEnv(envMap(env)),
-			testcontainers.WithExposedPorts(port),
-			network.WithNetwork([]string{s.Name}, sys.network),
-			// The containers send their OTLP to the CLI on this machine.
-			testcontainers.WithHostConfigModifier(func(hc *container.HostConfig) {
-				hc.ExtraHosts = append(hc.ExtraHosts, "host.docker.internal:host-gateway")
-			}),
-			testcontainers.WithLogConsumerConfig(&testcontainers.LogConsumerConfig{
-				Consumers: []testcontainers.LogConsumer{consumer{lw}},
-			}),
-			testcontainers.WithWaitStrategy(wait.ForHTTP("/healthz").WithPort(port).WithStartupTimeout(ready)),
-		)
-		if c != nil {
-			sys.containers = append(sys.containers, c)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("%s did not start: %w", s.Name, err)
-		}
-		if sys.urls[s.Name], err = c.PortEndpoint(ctx, port, "http"); err != nil {
-			return nil, err
-		}
+		wg.Go(func() {
+			err := loadImage(startCtx, cli, bins[s.Name], s.Name, sys.images[i], eng.Arch, labels, buildLog)
+			if err == nil {
+				err = waitFor(startCtx, networkReady)
+			}
+			if err == nil {
+				// ctx, not startCtx: the container's log stream lives as
+				// long as the context it was started with.
+				err = sys.run(ctx, startCtx, s, sys.images[i], labels, env, lw, ready, &mu, needs(started, s))
+			}
+			if err != nil && startCtx.Err() != nil && ctx.Err() == nil {
+				return // a sibling failed first: StartDocker reports that
+			}
+			if err != nil {
+				fail(err)
+				return
+			}
+			close(started[s.Name])
+		})
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return nil, firstErr
 	}
 	return sys, nil
 }
 
-// consumer hands a container's output to a lineWriter.
-type consumer struct{ w *lineWriter }
+// needs are the channels closed when the services s calls as it starts are
+// up.
+func needs(started map[string]chan struct{}, s stage.Service) []chan struct{} {
+	var out []chan struct{}
+	for _, n := range s.Needs {
+		out = append(out, started[n])
+	}
+	return out
+}
+
+// waitFor waits until each channel is closed, or ctx ends.
+func waitFor(ctx context.Context, ready ...chan struct{}) error {
+	for _, r := range ready {
+		select {
+		case <-r:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// run creates the container of one service on the network, starts it once
+// the services it needs at startup are up (abort ends that wait), and waits
+// until it answers /healthz.
+func (d *DockerSystem) run(ctx, abort context.Context, s stage.Service, image string, labels map[string]string,
+	env []string, lw *stage.LineWriter, ready time.Duration, mu *sync.Mutex, needs []chan struct{}) error {
+	port := strconv.Itoa(s.Port) + "/tcp"
+	c, err := testcontainers.Run(ctx, image,
+		testcontainers.WithNoStart(), // created now, started below
+		testcontainers.WithLabels(labels),
+		testcontainers.WithEnv(envMap(env)),
+		testcontainers.WithExposedPorts(port),
+		network.WithNetwork([]string{s.Name}, d.network),
+		// The containers send their OTLP to the CLI on this machine.
+		testcontainers.WithHostConfigModifier(func(hc *container.HostConfig) {
+			hc.ExtraHosts = append(hc.ExtraHosts, "host.docker.internal:host-gateway")
+		}),
+		testcontainers.WithLogConsumerConfig(&testcontainers.LogConsumerConfig{
+			Consumers: []testcontainers.LogConsumer{consumer{lw}},
+		}),
+		testcontainers.WithWaitStrategy(wait.ForHTTP("/healthz").WithPort(port).WithStartupTimeout(ready)),
+	)
+	if c != nil {
+		mu.Lock()
+		d.containers[s.Name] = c
+		mu.Unlock()
+	}
+	if err == nil {
+		err = waitFor(abort, needs...)
+	}
+	if err == nil {
+		err = c.Start(ctx)
+	}
+	if err != nil {
+		return fmt.Errorf("%s did not start: %w", s.Name, err)
+	}
+	url, err := c.PortEndpoint(ctx, port, "http")
+	mu.Lock()
+	d.urls[s.Name] = url
+	mu.Unlock()
+	return err
+}
+
+// consumer hands a container's output to a line writer.
+type consumer struct{ w *stage.LineWriter }
 
 func (c consumer) Accept(l testcontainers.Log) { _, _ = c.w.Write(l.Content) }
 
-// buildImage builds a FROM scratch image holding the binary, with labels, and
-// reports the engine's build error if there is one.
-func buildImage(ctx context.Context, cli *testcontainers.DockerClient, binary, name, tag string, labels map[string]string, log io.Writer) error {
-	archive, err := buildContext(binary, name)
+// loadImage makes the image of one service with the stage's recipe,
+// labelled, by loading it into the engine, and reports the engine's error if
+// there is one.
+func loadImage(ctx context.Context, cli *testcontainers.DockerClient, binary, name, tag, arch string, labels map[string]string, log io.Writer) error {
+	pr, pw := io.Pipe()
+	go func() { pw.CloseWithError(stage.ImageArchive(pw, binary, arch, tag, labels)) }()
+	defer pr.Close() // the writer stops if the engine stopped reading
+	resp, err := cli.ImageLoad(ctx, pr, client.ImageLoadWithQuiet(true))
 	if err != nil {
-		return err
+		return fmt.Errorf("loading the image of %s: %w", name, err)
 	}
-	resp, err := cli.ImageBuild(ctx, archive, client.ImageBuildOptions{
-		Tags: []string{tag}, Dockerfile: "Dockerfile", Labels: labels, Remove: true, ForceRemove: true,
-	})
-	if err != nil {
-		return fmt.Errorf("building the image of %s: %w", name, err)
-	}
-	defer resp.Body.Close()
-	dec := json.NewDecoder(resp.Body)
+	defer resp.Close()
+	dec := json.NewDecoder(resp)
 	for {
 		var msg struct {
 			Stream string `json:"stream"`
@@ -263,41 +369,13 @@ func buildImage(ctx context.Context, cli *testcontainers.DockerClient, binary, n
 		if err := dec.Decode(&msg); err == io.EOF {
 			return nil
 		} else if err != nil {
-			return fmt.Errorf("building the image of %s: %w", name, err)
+			return fmt.Errorf("loading the image of %s: %w", name, err)
 		}
 		if msg.Error != "" {
-			return fmt.Errorf("building the image of %s: %s", name, msg.Error)
+			return fmt.Errorf("loading the image of %s: %s", name, msg.Error)
 		}
 		_, _ = io.WriteString(log, msg.Stream)
 	}
-}
-
-// buildContext is the tar the engine builds from: a Dockerfile and the
-// binary, nothing else (so no base image, no pull).
-func buildContext(binary, name string) (io.ReadSeeker, error) {
-	bin, err := os.ReadFile(binary)
-	if err != nil {
-		return nil, err
-	}
-	dockerfile := fmt.Sprintf("FROM scratch\nCOPY %[1]s /%[1]s\nENTRYPOINT [\"/%[1]s\"]\n", name)
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	for _, f := range []struct {
-		name string
-		mode int64
-		data []byte
-	}{{"Dockerfile", 0o644, []byte(dockerfile)}, {filepath.Base(name), 0o755, bin}} {
-		if err := tw.WriteHeader(&tar.Header{Name: f.name, Mode: f.mode, Size: int64(len(f.data))}); err != nil {
-			return nil, err
-		}
-		if _, err := tw.Write(f.data); err != nil {
-			return nil, err
-		}
-	}
-	if err := tw.Close(); err != nil {
-		return nil, err
-	}
-	return bytes.NewReader(buf.Bytes()), nil
 }
 
 func envMap(env []string) map[string]string {
@@ -313,29 +391,42 @@ func envMap(env []string) map[string]string {
 func (d *DockerSystem) URL(service string) string { return d.urls[service] }
 
 // Services lists the running services.
-func (d *DockerSystem) Services() []Service { return d.services }
+func (d *DockerSystem) Services() []stage.Service { return d.services }
 
-// Stop terminates the containers (SIGTERM first: they drain and flush),
-// removes their images and the network, and the temporary binaries.
+// Stop terminates the containers (SIGTERM first: they drain and flush), all
+// at once, removes their images and the network, and the temporary binaries.
 func (d *DockerSystem) Stop(ctx context.Context) error {
-	var errs []error
-	for i := len(d.containers) - 1; i >= 0; i-- {
-		c := d.containers[i]
-		if err := testcontainers.TerminateContainer(c, testcontainers.StopContext(ctx), testcontainers.StopTimeout(15*time.Second)); err != nil {
+	var (
+		mu   sync.Mutex
+		errs []error
+		wg   sync.WaitGroup
+	)
+	fail := func(err error) {
+		if err != nil {
+			mu.Lock()
 			errs = append(errs, err)
+			mu.Unlock()
 		}
 	}
+	for _, c := range d.containers {
+		wg.Go(func() {
+			fail(testcontainers.TerminateContainer(c, testcontainers.StopContext(ctx), testcontainers.StopTimeout(d.stopTimeout)))
+		})
+	}
+	wg.Wait()
 	d.containers = nil
 	if len(d.images) > 0 {
 		if cli, err := testcontainers.NewDockerClientWithOpts(ctx); err == nil {
 			for _, img := range d.images {
-				if _, err := cli.ImageRemove(ctx, img, client.ImageRemoveOptions{Force: true, PruneChildren: true}); err != nil {
-					errs = append(errs, err)
-				}
+				wg.Go(func() {
+					_, err := cli.ImageRemove(ctx, img, client.ImageRemoveOptions{Force: true, PruneChildren: true})
+					fail(err)
+				})
 			}
+			wg.Wait()
 			cli.Close()
 		} else {
-			errs = append(errs, err)
+			fail(err)
 		}
 		d.images = nil
 	}
@@ -343,13 +434,21 @@ func (d *DockerSystem) Stop(ctx context.Context) error {
 		w.Flush()
 	}
 	if d.network != nil {
-		if err := d.network.Remove(ctx); err != nil {
-			errs = append(errs, err)
-		}
+		fail(d.network.Remove(ctx))
 		d.network = nil
 	}
 	if d.tmpDir != "" {
-		errs = append(errs, os.RemoveAll(d.tmpDir))
+		fail(os.RemoveAll(d.tmpDir))
 	}
 	return errors.Join(errs...)
+}
+
+// StopService stops one service's container (SIGTERM: it drains and
+// flushes; killed after the stop timeout); Stop removes it later.
+func (d *DockerSystem) StopService(ctx context.Context, service string) error {
+	c, ok := d.containers[service]
+	if !ok {
+		return fmt.Errorf("no service %s is running", service)
+	}
+	return c.Stop(ctx, &d.stopTimeout)
 }

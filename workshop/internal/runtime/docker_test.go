@@ -15,7 +15,17 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/go-o11y-workshop/kit/workshop/internal/repo"
+	"github.com/go-o11y-workshop/kit/workshop/stage"
 )
+
+func stageDir(t *testing.T, n int) string {
+	t.Helper()
+	root, err := repo.Root(".")
+	require.NoError(t, err)
+	return repo.StageDir(root, n)
+}
 
 // requireEngine skips without a Docker engine, except in CI where a missing
 // engine must fail (a skip would hide a broken docker path).
@@ -84,6 +94,11 @@ func TestStartDockerRunsStageAndCleansUp(t *testing.T) {
 
 	require.Eventually(t, func() bool { return exports.Load() > 0 }, 20*time.Second, 100*time.Millisecond,
 		"the containers export their spans to the CLI's machine")
+	for name, c := range sys.containers {
+		info, err := c.Inspect(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, "65534:65534", info.Config.User, "%s runs unprivileged (the stage image recipe)", name)
+	}
 
 	require.NoError(t, sys.Stop(ctx))
 	mu.Lock()
@@ -104,7 +119,7 @@ func TestStartDockerReportsBuildErrorsWithoutTouchingTheEngine(t *testing.T) {
 	require.NoError(t, os.MkdirAll(dir+"/dice-roller", 0o755))
 	require.NoError(t, os.WriteFile(dir+"/dice-roller/main.go", []byte("package main\n\nfunc main() { nope() }\n"), 0o644))
 	_, err := StartDocker(t.Context(), DockerOptions{Dir: dir, Stage: 1})
-	var be *BuildError
+	var be *stage.BuildError
 	require.ErrorAs(t, err, &be)
 	assert.Contains(t, be.Output, "undefined: nope")
 	left, err := Sweep(t.Context(), true)

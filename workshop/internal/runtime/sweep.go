@@ -5,10 +5,11 @@ import (
 	"errors"
 	"os"
 	"strconv"
-	"syscall"
 
 	"github.com/moby/moby/client"
 	"github.com/testcontainers/testcontainers-go"
+
+	"github.com/go-o11y-workshop/kit/workshop/stage"
 )
 
 // Leftovers counts what Sweep found.
@@ -37,7 +38,7 @@ func Sweep(ctx context.Context, own bool) (Leftovers, error) {
 		case own:
 			return v == self
 		default:
-			return !processAlive(v)
+			return !stage.ProcessAlive(v)
 		}
 	}
 	filter := make(client.Filters).Add("label", Label)
@@ -77,17 +78,4 @@ func Sweep(ctx context.Context, own bool) (Leftovers, error) {
 		}
 	}
 	return found, errors.Join(errs...)
-}
-
-// processAlive reports whether the pid in a label is a running process.
-func processAlive(pid string) bool {
-	n, err := strconv.Atoi(pid)
-	if err != nil || n <= 0 {
-		return false
-	}
-	p, err := os.FindProcess(n)
-	if err != nil {
-		return false
-	}
-	return p.Signal(syscall.Signal(0)) == nil
 }

@@ -122,8 +122,8 @@ func listFiles(root string, o Options) (map[string]struct{}, error) {
 		rel = filepath.ToSlash(rel)
 		if d.IsDir() {
 			// The lesson is what the diff explains, not part of it; testdata
-			// holds fixtures.
-			if rel == "lesson" || d.Name() == "testdata" || (strings.HasPrefix(d.Name(), ".") && rel != ".") {
+			// holds fixtures; bin/ is what builds and `workshop pack` write.
+			if rel == "lesson" || rel == "bin" || d.Name() == "testdata" || (strings.HasPrefix(d.Name(), ".") && rel != ".") {
 				return filepath.SkipDir
 			}
 			return nil

@@ -25,6 +25,9 @@ var templateFS embed.FS
 var staticFS embed.FS
 
 // Options configure the viewer.
+// DefaultPort is where `workshop up` serves the viewer, on localhost.
+const DefaultPort = 8190
+
 type Options struct {
 	// Title names what is being viewed, e.g. "Stage 4".
 	Title string

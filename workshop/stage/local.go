@@ -1,4 +1,4 @@
-package runtime
+package stage
 
 import (
 	"context"
@@ -30,24 +30,51 @@ type LocalOptions struct {
 	Env []string
 	// Output receives each line a service prints (stdout and stderr).
 	Output func(service string, line []byte)
-	// BuildDir holds the binaries; a temporary folder when empty.
+	// BuildDir holds the binaries; BinDir of the module when empty (a
+	// temporary folder when that cannot be written).
 	BuildDir string
 	// Ready bounds the wait for each service's /healthz.
 	Ready time.Duration
+	// StopTimeout bounds the wait for a service to stop after SIGTERM before
+	// it is killed: the services' drain and flush bounds (DefaultStopTimeout
+	// when zero).
+	StopTimeout time.Duration
 }
+
+// The services' own shutdown bounds (SPEC §3): on SIGTERM they drain their
+// requests for up to SHUTDOWN_TIMEOUT (10 s by default), then flush their
+// telemetry within 3 s.
+const (
+	DefaultDrain = 10 * time.Second
+	FlushBound   = 3 * time.Second
+)
+
+// StopTimeout is how long a service given drain as its SHUTDOWN_TIMEOUT
+// (DefaultDrain when zero) may take to stop after SIGTERM: its drain, its
+// flush, and 2 s for the process to exit. Past it, it is killed.
+func StopTimeout(drain time.Duration) time.Duration {
+	if drain <= 0 {
+		drain = DefaultDrain
+	}
+	return drain + FlushBound + 2*time.Second
+}
+
+// DefaultStopTimeout is StopTimeout of the services' default drain.
+var DefaultStopTimeout = StopTimeout(0)
 
 // LocalSystem is a running stage.
 type LocalSystem struct {
-	services []Service
-	ports    map[string]int
-	procs    []*process
-	tmpDir   string
+	services    []Service
+	ports       map[string]int
+	procs       []*process
+	tmpDir      string
+	stopTimeout time.Duration
 }
 
 type process struct {
 	service Service
 	cmd     *exec.Cmd
-	out     *lineWriter
+	out     *LineWriter
 	done    chan struct{}
 	mu      sync.Mutex
 	err     error
@@ -61,53 +88,66 @@ func StartLocal(ctx context.Context, o LocalOptions) (_ *LocalSystem, err error)
 	if err != nil {
 		return nil, err
 	}
-	sys := &LocalSystem{services: services, ports: map[string]int{}}
+	sys := &LocalSystem{services: services, ports: map[string]int{}, stopTimeout: o.StopTimeout}
+	if sys.stopTimeout <= 0 {
+		sys.stopTimeout = DefaultStopTimeout
+	}
 	defer func() {
 		if err != nil {
 			_ = sys.Stop(context.Background())
 		}
 	}()
 
-	buildDir := o.BuildDir
-	if buildDir == "" {
-		if sys.tmpDir, err = os.MkdirTemp("", "workshop-bin-"); err != nil {
-			return nil, err
-		}
-		buildDir = sys.tmpDir
-	}
-	bins, err := Build(ctx, o.Dir, services, Target{goruntime.GOOS, goruntime.GOARCH}, buildDir)
-	if err != nil {
-		return nil, err
-	}
-
 	for _, s := range services {
 		port := s.Port
 		if p, ok := o.Ports[s.Name]; ok {
 			port = p
 		} else if o.FreePorts {
-			if port, err = freePort(); err != nil {
+			if port, err = FreePort(); err != nil {
 				return nil, err
 			}
 		}
 		sys.ports[s.Name] = port
 	}
-	env := peerEnv(services, func(s Service) string { return sys.URL(s.Name) })
+	// Checked before building anything: a port still held by an earlier run
+	// (or by the Docker stack) is the usual way this fails.
+	chosen := make([]Service, len(services))
+	for i, s := range services {
+		chosen[i] = Service{Name: s.Name, Port: sys.ports[s.Name]}
+	}
+	if err := CheckPorts(o.Stage, chosen); err != nil {
+		return nil, err
+	}
+	host := Target{goruntime.GOOS, goruntime.GOARCH}
+	buildDir := o.BuildDir
+	if buildDir == "" {
+		buildDir = BinDir(o.Dir, host)
+		if os.MkdirAll(buildDir, 0o755) != nil { // a checkout that cannot be written
+			if sys.tmpDir, err = os.MkdirTemp("", "workshop-bin-"); err != nil {
+				return nil, err
+			}
+			buildDir = sys.tmpDir
+		}
+	}
+	bins, err := Build(ctx, o.Dir, services, host, buildDir)
+	if err != nil {
+		return nil, err
+	}
+
+	env := PeerEnv(services, func(s Service) string { return sys.URL(s.Name) })
 	ready := o.Ready
 	if ready == 0 {
 		ready = 15 * time.Second
 	}
 
 	for _, s := range services {
-		if !portFree(sys.ports[s.Name]) {
-			return nil, fmt.Errorf("port %d for %s is already in use: stop what holds it (workshop doctor tells what) or pick another port", sys.ports[s.Name], s.Name)
-		}
 		p := &process{service: s, done: make(chan struct{})}
 		output := o.Output
-		p.out = &lineWriter{fn: func(line []byte) {
+		p.out = NewLineWriter(func(line []byte) {
 			if output != nil {
 				output(s.Name, line)
 			}
-		}}
+		})
 		p.cmd = exec.Command(bins[s.Name])
 		p.cmd.Env = append(append(append(os.Environ(), env...), o.Env...),
 			"PORT="+strconv.Itoa(sys.ports[s.Name]), OwnerEnv+"="+strconv.Itoa(os.Getpid()))
@@ -149,31 +189,56 @@ func (s *LocalSystem) PIDs() map[string]int {
 	return out
 }
 
-// Stop sends SIGTERM to every service (the reverse of start order), waits
-// for them to drain and flush, and kills what is still running when ctx
-// ends or after 15 s. It removes the temporary binaries.
+// Stop sends SIGTERM to every service (the reverse of start order, so no
+// service loses a peer while it drains), waits for each to drain and flush,
+// and kills what is still running when ctx ends or after the stop timeout.
+// It removes the temporary binaries.
 func (s *LocalSystem) Stop(ctx context.Context) error {
 	var errs []error
 	for i := len(s.procs) - 1; i >= 0; i-- {
-		p := s.procs[i]
-		terminate(p.cmd)
-		select {
-		case <-p.done:
-		case <-ctx.Done():
-			kill(p.cmd)
-			<-p.done
-		case <-time.After(15 * time.Second):
-			kill(p.cmd)
-			<-p.done
-			errs = append(errs, fmt.Errorf("%s did not stop within 15 s of SIGTERM and was killed", p.service.Name))
-		}
-		p.out.Flush()
+		errs = append(errs, s.stop(ctx, s.procs[i]))
 	}
 	s.procs = nil
 	if s.tmpDir != "" {
 		errs = append(errs, os.RemoveAll(s.tmpDir))
 	}
 	return errors.Join(errs...)
+}
+
+// StopService stops one service as Stop does; the others keep running.
+func (s *LocalSystem) StopService(ctx context.Context, service string) error {
+	for _, p := range s.procs {
+		if p.service.Name == service {
+			return s.stop(ctx, p)
+		}
+	}
+	return fmt.Errorf("no service %s is running", service)
+}
+
+// stop sends SIGTERM to one service unless it has exited already (its pid
+// may be another process's by now) and waits for it.
+func (s *LocalSystem) stop(ctx context.Context, p *process) error {
+	defer p.out.Flush()
+	select {
+	case <-p.done:
+		return nil
+	default:
+	}
+	terminate(p.cmd)
+	timer := time.NewTimer(s.stopTimeout)
+	defer timer.Stop()
+	select {
+	case <-p.done:
+		return nil
+	case <-ctx.Done():
+		kill(p.cmd)
+		<-p.done
+		return nil
+	case <-timer.C:
+		kill(p.cmd)
+		<-p.done
+		return fmt.Errorf("%s did not stop within %s of SIGTERM and was killed", p.service.Name, s.stopTimeout)
+	}
 }
 
 // Exited reports services that have exited, with their error.
@@ -219,7 +284,10 @@ func waitHealthy(ctx context.Context, base string, p *process, limit time.Durati
 	}
 }
 
-func freePort() (int, error) {
+// FreePort is a TCP port on 127.0.0.1 that nothing listens on right now
+// (the kernel's choice): for a run beside others, such as a check next to a
+// learner's own stage.
+func FreePort() (int, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, err
@@ -228,7 +296,22 @@ func freePort() (int, error) {
 	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
-func portFree(port int) bool {
+// CheckPorts fails, saying what to do, when a port of the services of stage
+// n is in use.
+func CheckPorts(n int, services []Service) error {
+	for _, s := range services {
+		if !PortFree(s.Port) {
+			return fmt.Errorf("port %d of the %s is already in use (is stage %d still running, in another terminal "+
+				"or in Docker?): stop what holds it; `workshop doctor` names it", s.Port, s.Name, n)
+		}
+	}
+	return nil
+}
+
+// PortFree reports whether a service could listen on port the way the
+// services do (every interface): the check before a run on the stage's own
+// ports, and what doctor reports.
+func PortFree(port int) bool {
 	ln, err := net.Listen("tcp", ":"+strconv.Itoa(port))
 	if err != nil {
 		return false

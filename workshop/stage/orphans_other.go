@@ -1,6 +1,6 @@
 //go:build !linux
 
-package runtime
+package stage
 
 // SweepLocal finds leftover services through /proc, which only Linux has;
 // elsewhere a killed run's services must be stopped by hand (workshop doctor

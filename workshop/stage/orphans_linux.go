@@ -1,4 +1,4 @@
-package runtime
+package stage
 
 import (
 	"bytes"
@@ -31,7 +31,7 @@ func SweepLocal() (int, error) {
 			continue
 		}
 		owner := ownerOf(env)
-		if owner != "" && !processAlive(owner) {
+		if owner != "" && !ProcessAlive(owner) {
 			stale = append(stale, pid)
 		}
 	}
@@ -40,7 +40,7 @@ func SweepLocal() (int, error) {
 		_ = syscall.Kill(pid, syscall.SIGTERM)
 	}
 	// The services drain and flush within their own bounds; past those, kill.
-	deadline := time.Now().Add(15 * time.Second)
+	deadline := time.Now().Add(DefaultStopTimeout)
 	for _, pid := range stale {
 		for syscall.Kill(pid, 0) == nil && time.Now().Before(deadline) {
 			time.Sleep(50 * time.Millisecond)

@@ -1,4 +1,4 @@
-package runtime
+package stage
 
 import (
 	"context"
@@ -21,7 +21,7 @@ import (
 
 func TestLineWriterSplitsChunks(t *testing.T) {
 	var lines []string
-	w := &lineWriter{fn: func(l []byte) { lines = append(lines, string(l)) }}
+	w := NewLineWriter(func(l []byte) { lines = append(lines, string(l)) })
 	for _, chunk := range []string{"one\ntw", "o\n", "thr", "ee"} {
 		_, _ = w.Write([]byte(chunk))
 	}
@@ -33,9 +33,16 @@ func TestLineWriterSplitsChunks(t *testing.T) {
 func TestLayout(t *testing.T) {
 	s, err := Layout(4)
 	require.NoError(t, err)
-	assert.Equal(t, []Service{{"die-service", 8106}, {"dice-roller", 8107}, {"frontend", 8108}}, s)
+	assert.Equal(t, []Service{{Name: "die-service", Port: 8106}, {Name: "dice-roller", Port: 8107},
+		{Name: "frontend", Port: 8108, Needs: []string{"die-service"}}}, s)
 	_, err = Layout(5)
 	assert.EqualError(t, err, "no stage 5; stages are 1–4")
+	_, err = Layout(0)
+	assert.Error(t, err)
+	for n := 1; n <= repo.Stages; n++ {
+		_, err := Layout(n)
+		assert.NoError(t, err, "every stage of the checkout has its services and ports")
+	}
 }
 
 func stageDir(t *testing.T, n int) string {
