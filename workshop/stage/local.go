@@ -10,13 +10,31 @@ import (
 	"os/exec"
 	goruntime "runtime"
 	"strconv"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
-// OwnerEnv is set in every local service's environment to the pid of the
-// CLI that started it, so SweepLocal can find the services of a killed run.
+// OwnerEnv is set in every local service's environment to
+// "<pid>/<run>/<service>": the pid of the CLI that started it, the run of
+// that CLI (grade runs several at once) and the service. Every process the
+// service starts inherits it, whatever process group or session it moves
+// to: Stop finds a service's strays by it, and SweepLocal the services of a
+// killed CLI.
 const OwnerEnv = "WORKSHOP_RUN"
+
+// ownerPID is the CLI's pid in an OwnerEnv value.
+func ownerPID(marker string) string {
+	pid, _, _ := strings.Cut(marker, "/")
+	return pid
+}
+
+// pipeDelay bounds the wait for a service's output once it has exited: a
+// child it left behind may hold its stdout open for as long as it lives.
+const pipeDelay = 2 * time.Second
+
+var localRuns atomic.Int64
 
 // LocalOptions configure a stage run as local processes.
 type LocalOptions struct {
@@ -73,6 +91,7 @@ type LocalSystem struct {
 
 type process struct {
 	service Service
+	marker  string // its OwnerEnv value
 	cmd     *exec.Cmd
 	out     *LineWriter
 	done    chan struct{}
@@ -140,8 +159,10 @@ func StartLocal(ctx context.Context, o LocalOptions) (_ *LocalSystem, err error)
 		ready = 15 * time.Second
 	}
 
+	run := localRuns.Add(1)
 	for _, s := range services {
-		p := &process{service: s, done: make(chan struct{})}
+		p := &process{service: s, done: make(chan struct{}),
+			marker: fmt.Sprintf("%d/%d/%s", os.Getpid(), run, s.Name)}
 		output := o.Output
 		p.out = NewLineWriter(func(line []byte) {
 			if output != nil {
@@ -150,8 +171,9 @@ func StartLocal(ctx context.Context, o LocalOptions) (_ *LocalSystem, err error)
 		})
 		p.cmd = exec.Command(bins[s.Name])
 		p.cmd.Env = append(append(append(os.Environ(), env...), o.Env...),
-			"PORT="+strconv.Itoa(sys.ports[s.Name]), OwnerEnv+"="+strconv.Itoa(os.Getpid()))
+			"PORT="+strconv.Itoa(sys.ports[s.Name]), OwnerEnv+"="+p.marker)
 		p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
+		p.cmd.WaitDelay = pipeDelay
 		setProcessGroup(p.cmd)
 		if err := p.cmd.Start(); err != nil {
 			return nil, fmt.Errorf("starting %s: %w", s.Name, err)
@@ -215,10 +237,12 @@ func (s *LocalSystem) StopService(ctx context.Context, service string) error {
 	return fmt.Errorf("no service %s is running", service)
 }
 
-// stop sends SIGTERM to one service unless it has exited already (its pid
-// may be another process's by now) and waits for it.
+// stop sends SIGTERM to one service's process group unless it has exited
+// already (its pid may be another process's by now) and waits for it; then
+// it kills what the service left behind, in its group or out of it.
 func (s *LocalSystem) stop(ctx context.Context, p *process) error {
 	defer p.out.Flush()
+	defer killMarked(func(m string) bool { return m == p.marker })
 	select {
 	case <-p.done:
 		return nil

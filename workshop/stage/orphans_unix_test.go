@@ -21,7 +21,7 @@ func TestSweepLocalStopsOnlyTheServicesOfADeadRun(t *testing.T) {
 
 	start := func(owner string) (*exec.Cmd, chan struct{}) {
 		cmd := exec.Command("sleep", "60")
-		cmd.Env = append(os.Environ(), OwnerEnv+"="+owner)
+		cmd.Env = append(os.Environ(), OwnerEnv+"="+owner+"/1/test")
 		setProcessGroup(cmd)
 		require.NoError(t, cmd.Start())
 		done := make(chan struct{})
@@ -48,8 +48,13 @@ func TestSweepLocalStopsOnlyTheServicesOfADeadRun(t *testing.T) {
 	assert.NoError(t, live.Process.Signal(syscall.Signal(0)))
 }
 
-func TestOwnerOf(t *testing.T) {
-	assert.Equal(t, "42", ownerOf([]byte("A=1\x00"+OwnerEnv+"=42\x00B=2\x00")))
-	assert.Equal(t, "", ownerOf([]byte("A=1\x00WORKSHOP_RUNNER=7\x00")))
-	assert.Equal(t, "", ownerOf(nil))
+func TestParsePS(t *testing.T) {
+	out := []byte("    1 /sbin/init A=1\n" +
+		"   42 /tmp/bin/dice-roller PORT=1 " + OwnerEnv + "=7/1/dice-roller HOME=/x\n" +
+		"   43 sleep " + OwnerEnv + "=fake " + OwnerEnv + "=7/1/frontend\n" +
+		"   44 self " + OwnerEnv + "=7/1/x\n" +
+		"   45 " + OwnerEnv + "R=9 WORKSHOP_RUNNER=7\n" +
+		"junk\n")
+	assert.Equal(t, []marked{{42, "7/1/dice-roller"}, {43, "7/1/frontend"}}, parsePS(out, 44))
+	assert.Equal(t, "7", ownerPID("7/1/frontend"))
 }
