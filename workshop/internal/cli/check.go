@@ -45,13 +45,7 @@ func runCheck(env *Env, args []string) error {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
-	sweepLocal(env)
-	if *rt != "local" {
-		// Leftovers of a check that was killed before it could clean up.
-		if left, err := runtime.Sweep(ctx, false); err == nil && left != (runtime.Leftovers{}) {
-			fmt.Fprintf(env.Stderr, "removed leftovers of an earlier run: %d containers, %d networks, %d images\n", left.Containers, left.Networks, left.Images)
-		}
-	}
+	sweep(ctx, env, *rt)
 	progress := env.Stderr
 	res, err := check.Run(ctx, check.Options{Stage: n, Dir: dir, Runtime: *rt, Progress: progress})
 	if err != nil {
@@ -109,6 +103,18 @@ func saveResult(root string, n int, dir string, res *check.Result) {
 	}
 	st.Checks[strconv.Itoa(n)] = state.CheckResult{Dir: rel, Passed: res.Passed(), Total: len(res.Outcomes), At: time.Now().UTC(), Failing: res.Failing()}
 	_ = st.Save(root)
+}
+
+// sweep removes what earlier runs killed before they could clean up (a
+// SIGKILL, a crash) left behind: their local services, their temporary
+// folders, and, unless rt is local, their containers, networks and images.
+func sweep(ctx context.Context, env *Env, rt string) {
+	sweepLocal(env)
+	if rt != "local" {
+		if left, err := runtime.Sweep(ctx, false); err == nil && left != (runtime.Leftovers{}) {
+			fmt.Fprintf(env.Stderr, "removed leftovers of an earlier run: %d containers, %d networks, %d images\n", left.Containers, left.Networks, left.Images)
+		}
+	}
 }
 
 // sweepLocal stops the local services of an earlier run that was killed

@@ -1,8 +1,10 @@
 package cli
 
 import (
+	"context"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +16,7 @@ import (
 	"github.com/go-o11y-workshop/kit/workshop/internal/breaks"
 	"github.com/go-o11y-workshop/kit/workshop/internal/files"
 	"github.com/go-o11y-workshop/kit/workshop/internal/repo"
+	"github.com/go-o11y-workshop/kit/workshop/internal/runtime"
 	"github.com/go-o11y-workshop/kit/workshop/internal/state"
 )
 
@@ -33,6 +36,9 @@ func TestCheckUsageErrors(t *testing.T) {
 		{[]string{"grade", "x", "--csv", "--json"}, 2, "choose one of --csv and --json"},
 		{[]string{"grade", "x", "--stage", "9"}, 2, "no stage 9"},
 		{[]string{"grade", "x", "--parallel", "0"}, 2, "--parallel must be at least 1"},
+		{[]string{"grade", "x", "--runtime", "auto"}, 2, "grade does not choose its runtime"},
+		{[]string{"grade", "x", "--timeout", "0s"}, 2, "--timeout must be positive"},
+		{[]string{"grade", "--help"}, 0, "--runtime local runs each service as you"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
@@ -112,6 +118,22 @@ func TestCheckRunsTheStageAndRemembersTheResult(t *testing.T) {
 	assert.Contains(t, out, "failing: check flush (step 1.1)")
 }
 
+// TestGradeRefusesToFallBackToLocal: without a Docker engine, grade does
+// not run learners' code as the instructor unless told to.
+func TestGradeRefusesToFallBackToLocal(t *testing.T) {
+	detectEngine = func(context.Context) (runtime.Engine, error) {
+		return runtime.Engine{}, errors.New("no Docker engine answers (test)")
+	}
+	t.Cleanup(func() { detectEngine = runtime.DetectEngine })
+	class := t.TempDir()
+	ada := learner(t, class, "ada", nil)
+	code, out, stderr := run(t, class, "grade", ada, "--stage", "1")
+	assert.Equal(t, 1, code)
+	assert.Empty(t, out, "nothing was graded")
+	assert.Contains(t, stderr, "grade runs each learner's code in containers, and no Docker engine answers")
+	assert.Contains(t, stderr, "use --runtime local")
+}
+
 // TestGradeTablesAClass grades two learners: one with the reference, one
 // whose logs lost their trace ids.
 func TestGradeTablesAClass(t *testing.T) {
@@ -129,7 +151,7 @@ func TestGradeTablesAClass(t *testing.T) {
 	rows, err := csv.NewReader(strings.NewReader(out)).ReadAll()
 	require.NoError(t, err)
 	require.Len(t, rows, 3)
-	assert.Equal(t, []string{"learner", "stage1_passed", "stage1_total", "stage1_failing"}, rows[0])
+	assert.Equal(t, []string{"learner", "stage1_passed", "stage1_total", "stage1_failing", "stage1_note"}, rows[0])
 	assert.Equal(t, "ada", rows[1][0])
 	assert.Equal(t, rows[1][2], rows[1][1], "the reference passes every check")
 	assert.Empty(t, rows[1][3])
@@ -140,6 +162,8 @@ func TestGradeTablesAClass(t *testing.T) {
 	code, out, stderr = run(t, class, "grade", good, bad, "--stage", "1", "--runtime", "local")
 	require.Equal(t, 0, code, stderr)
 	assert.Contains(t, out, "    stage 1 fails: check logs-trace\n")
+	assert.True(t, strings.HasPrefix(out, "runtime: local\n"), out)
+	assert.Contains(t, stderr, "warning: --runtime local runs each learner's code as you")
 
 	code, out, stderr = run(t, class, "grade", bad, "--stage", "1", "--runtime", "local", "--json")
 	require.Equal(t, 0, code, stderr)

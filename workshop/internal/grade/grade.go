@@ -11,9 +11,11 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/go-o11y-workshop/kit/workshop/internal/check"
 	"github.com/go-o11y-workshop/kit/workshop/internal/repo"
@@ -32,6 +34,10 @@ type Col struct {
 	Total   int      `json:"total"`
 	Failing []string `json:"failing,omitempty"` // the ids of the checks that failed
 	Error   string   `json:"error,omitempty"`
+	// Unfinished: the check did not finish (grading was interrupted, or it
+	// ran past Options.Timeout); Error says which.
+	Unfinished bool   `json:"unfinished,omitempty"`
+	Runtime    string `json:"runtime,omitempty"` // where the learner's code ran
 }
 
 // Options say what to grade and how.
@@ -39,6 +45,9 @@ type Options struct {
 	Stages   []int  // the stages to check, where the learner has them
 	Parallel int    // how many checks run at once (at least 1)
 	Runtime  string // as check's
+	// Timeout bounds each check (none when zero): one learner whose code
+	// hangs does not hold up the grading.
+	Timeout time.Duration
 	// Check runs one check; check.Run unless a test replaces it.
 	Check func(ctx context.Context, o check.Options) (*check.Result, error)
 }
@@ -46,7 +55,10 @@ type Options struct {
 // Gather checks each stage of o.Stages that each learner's checkout has
 // (its exercises/stageN), at most o.Parallel at a time, and returns one row
 // per checkout, in the order of dirs. A check that could not run is a
-// column with an error, not a failure of the whole grading.
+// column with an error, not a failure of the whole grading; a check cut
+// short (ctx ends, or it runs past o.Timeout) is a column marked
+// unfinished, and so is one that never started: Gather always returns every
+// row.
 func Gather(ctx context.Context, dirs []string, o Options) []Row {
 	run := o.Check
 	if run == nil {
@@ -64,11 +76,35 @@ func Gather(ctx context.Context, dirs []string, o Options) []Row {
 				continue
 			}
 			wg.Go(func() {
-				sem <- struct{}{}
-				defer func() { <-sem }()
-				col := Col{}
-				res, err := run(ctx, check.Options{Stage: n, Dir: dir, Runtime: o.Runtime})
+				col := Col{Runtime: o.Runtime}
+				defer func() {
+					mu.Lock()
+					rows[i].Stages[strconv.Itoa(n)] = col
+					mu.Unlock()
+				}()
+				select {
+				case sem <- struct{}{}:
+					defer func() { <-sem }()
+				case <-ctx.Done():
+				}
+				if ctx.Err() != nil {
+					col.Unfinished, col.Error = true, "unfinished: not started, grading was interrupted"
+					return
+				}
+				checkCtx, cancel := ctx, context.CancelFunc(func() {})
+				if o.Timeout > 0 {
+					checkCtx, cancel = context.WithTimeout(ctx, o.Timeout)
+				}
+				defer cancel()
+				res, err := run(checkCtx, check.Options{Stage: n, Dir: dir, Runtime: o.Runtime})
+				if res != nil && res.Runtime != "" {
+					col.Runtime = res.Runtime
+				}
 				switch {
+				case ctx.Err() != nil:
+					col.Unfinished, col.Error = true, "unfinished: grading was interrupted"
+				case checkCtx.Err() != nil:
+					col.Unfinished, col.Error = true, fmt.Sprintf("unfinished: still running after %s (--timeout)", o.Timeout)
 				case err != nil:
 					col.Error = err.Error()
 				case res.Setup != nil:
@@ -77,9 +113,6 @@ func Gather(ctx context.Context, dirs []string, o Options) []Row {
 				default:
 					col.Passed, col.Total, col.Failing = res.Passed(), len(res.Outcomes), res.Failing()
 				}
-				mu.Lock()
-				rows[i].Stages[strconv.Itoa(n)] = col
-				mu.Unlock()
 			})
 		}
 	}
@@ -100,19 +133,21 @@ func WriteJSON(w io.Writer, rows []Row) error {
 }
 
 // WriteCSV writes one record per learner: passed and total of each stage,
-// and the ids of its failing checks.
+// the ids of its failing checks, and a note when it could not be checked
+// or did not finish (its error's first line).
 func WriteCSV(w io.Writer, rows []Row, stages []int) error {
 	cw := csv.NewWriter(w)
 	header := []string{"learner"}
 	for _, n := range stages {
-		header = append(header, fmt.Sprintf("stage%d_passed", n), fmt.Sprintf("stage%d_total", n), fmt.Sprintf("stage%d_failing", n))
+		header = append(header, fmt.Sprintf("stage%d_passed", n), fmt.Sprintf("stage%d_total", n), fmt.Sprintf("stage%d_failing", n),
+			fmt.Sprintf("stage%d_note", n))
 	}
 	_ = cw.Write(header)
 	for _, r := range rows {
 		rec := []string{r.Learner}
 		for _, n := range stages {
 			c := r.Stages[strconv.Itoa(n)]
-			rec = append(rec, strconv.Itoa(c.Passed), strconv.Itoa(c.Total), strings.Join(c.Failing, " "))
+			rec = append(rec, strconv.Itoa(c.Passed), strconv.Itoa(c.Total), strings.Join(c.Failing, " "), c.Error)
 		}
 		_ = cw.Write(rec)
 	}
@@ -120,10 +155,23 @@ func WriteCSV(w io.Writer, rows []Row, stages []int) error {
 	return cw.Error()
 }
 
-// WriteTable writes the table for people: a line per learner with passed/
-// total per stage ("-" where the learner has no such stage), and under it
-// why a stage could not be checked.
+// WriteTable writes the table for people: the runtime the learners' code
+// ran in, a line per learner with passed/total per stage ("-" where the
+// learner has no such stage, "unfinished" where its check did not finish),
+// and under it why a stage could not be checked.
 func WriteTable(w io.Writer, rows []Row, stages []int) {
+	var runtimes []string
+	for _, r := range rows {
+		for _, c := range r.Stages {
+			if c.Runtime != "" && !slices.Contains(runtimes, c.Runtime) {
+				runtimes = append(runtimes, c.Runtime)
+			}
+		}
+	}
+	if len(runtimes) > 0 {
+		slices.Sort(runtimes)
+		fmt.Fprintf(w, "runtime: %s\n", strings.Join(runtimes, ", "))
+	}
 	fmt.Fprintf(w, "%-20s", "learner")
 	for _, n := range stages {
 		fmt.Fprintf(w, "  stage %d", n)
@@ -137,6 +185,9 @@ func WriteTable(w io.Writer, rows []Row, stages []int) {
 			switch {
 			case !ok:
 				fmt.Fprintf(w, "  %7s", "-")
+			case c.Unfinished:
+				fmt.Fprintf(w, "  %s", "unfinished")
+				notes = append(notes, fmt.Sprintf("stage %d: %s", n, c.Error))
 			default:
 				fmt.Fprintf(w, "  %7s", fmt.Sprintf("%d/%d", c.Passed, c.Total))
 				if c.Error != "" {

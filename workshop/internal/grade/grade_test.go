@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -85,12 +86,69 @@ func TestWriteTable(t *testing.T) {
 		"    stage 1: dice-roller does not build:\n", b.String())
 }
 
+// TestGatherMarksWhatDidNotFinish: a learner whose check hangs (it returns
+// only when its context ends, as check.Run does) is cut at the timeout and
+// marked unfinished while the others are graded; when grading is
+// interrupted, what finished keeps its result and the rest is marked
+// unfinished, started or not.
+func TestGatherMarksWhatDidNotFinish(t *testing.T) {
+	class := t.TempDir()
+	ada := checkout(t, class, "ada", 1)
+	hang := checkout(t, class, "hang", 1)
+	cy := checkout(t, class, "cy", 1)
+	n1 := len(check.Catalog(1))
+	fake := func(ctx context.Context, o check.Options) (*check.Result, error) {
+		if filepath.Base(filepath.Dir(filepath.Dir(o.Dir))) == "hang" {
+			<-ctx.Done()
+			return &check.Result{Stage: 1, Runtime: "docker"}, ctx.Err()
+		}
+		res := &check.Result{Stage: 1, Runtime: "docker"}
+		for _, c := range check.Catalog(1) {
+			res.Outcomes = append(res.Outcomes, check.Outcome{Check: c, Passed: true})
+		}
+		return res, nil
+	}
+	rows := Gather(t.Context(), []string{ada, hang, cy}, Options{Stages: []int{1}, Parallel: 1, Runtime: "docker",
+		Timeout: 50 * time.Millisecond, Check: fake})
+	require.Len(t, rows, 3)
+	assert.Equal(t, Col{Passed: n1, Total: n1, Runtime: "docker"}, rows[0].Stages["1"])
+	assert.Equal(t, Col{Unfinished: true, Error: "unfinished: still running after 50ms (--timeout)", Runtime: "docker"}, rows[1].Stages["1"])
+	assert.Equal(t, Col{Passed: n1, Total: n1, Runtime: "docker"}, rows[2].Stages["1"], "the learner after the hanging one is graded")
+
+	ctx, cancel := context.WithCancel(t.Context())
+	interrupting := func(ctx context.Context, _ check.Options) (*check.Result, error) {
+		cancel() // Ctrl-C while the first learner is checked
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
+	rows = Gather(ctx, []string{ada, hang, cy}, Options{Stages: []int{1}, Parallel: 1, Runtime: "docker", Check: interrupting})
+	require.Len(t, rows, 3)
+	var notes []string
+	for _, r := range rows {
+		assert.True(t, r.Stages["1"].Unfinished, "%s: %+v", r.Learner, r.Stages["1"])
+		notes = append(notes, r.Stages["1"].Error)
+	}
+	assert.ElementsMatch(t, []string{"unfinished: grading was interrupted",
+		"unfinished: not started, grading was interrupted", "unfinished: not started, grading was interrupted"}, notes)
+
+	var b bytes.Buffer
+	rows[0].Stages["1"] = Col{Passed: n1, Total: n1, Runtime: "docker"}
+	rows[1].Stages["1"] = Col{Unfinished: true, Error: "unfinished: grading was interrupted", Runtime: "docker"}
+	WriteTable(&b, rows[:2], []int{1})
+	assert.Equal(t, fmt.Sprintf(""+
+		"runtime: docker\n"+
+		"learner               stage 1\n"+
+		"ada                       %d/%d\n"+
+		"hang                  unfinished\n"+
+		"    stage 1: unfinished: grading was interrupted\n", n1, n1), b.String())
+}
+
 func TestWriteCSV(t *testing.T) {
 	var b bytes.Buffer
 	require.NoError(t, WriteCSV(&b, rows, []int{1, 2}))
-	assert.Equal(t, "learner,stage1_passed,stage1_total,stage1_failing,stage2_passed,stage2_total,stage2_failing\n"+
-		"ada,9,9,,10,12,frontend-trace frontend-span\n"+
-		"bob,0,9,,0,0,\n", b.String())
+	assert.Equal(t, "learner,stage1_passed,stage1_total,stage1_failing,stage1_note,stage2_passed,stage2_total,stage2_failing,stage2_note\n"+
+		"ada,9,9,,,10,12,frontend-trace frontend-span,\n"+
+		"bob,0,9,,dice-roller does not build:,0,0,,\n", b.String())
 }
 
 func TestWriteJSON(t *testing.T) {
