@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	goruntime "runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -53,6 +54,12 @@ type LocalOptions struct {
 	BuildDir string
 	// Ready bounds the wait for each service's /healthz.
 	Ready time.Duration
+	// InheritEnv passes this process's whole environment on to the
+	// services. Otherwise they get PATH, a HOME (and TMPDIR) of their own in
+	// a temporary folder, and the variables the stage needs (PORT, peers,
+	// Env): the CLI's environment may hold tokens and keys that code being
+	// checked has no business reading.
+	InheritEnv bool
 	// StopTimeout bounds the wait for a service to stop after SIGTERM before
 	// it is killed: the services' drain and flush bounds (DefaultStopTimeout
 	// when zero).
@@ -85,7 +92,7 @@ type LocalSystem struct {
 	services    []Service
 	ports       map[string]int
 	procs       []*process
-	tmpDir      string
+	tmpDirs     []string
 	stopTimeout time.Duration
 }
 
@@ -142,10 +149,9 @@ func StartLocal(ctx context.Context, o LocalOptions) (_ *LocalSystem, err error)
 	if buildDir == "" {
 		buildDir = BinDir(o.Dir, host)
 		if os.MkdirAll(buildDir, 0o755) != nil { // a checkout that cannot be written
-			if sys.tmpDir, err = os.MkdirTemp("", "workshop-bin-"); err != nil {
+			if buildDir, err = sys.tempDir("bin"); err != nil {
 				return nil, err
 			}
-			buildDir = sys.tmpDir
 		}
 	}
 	bins, err := Build(ctx, o.Dir, services, host, buildDir)
@@ -153,6 +159,14 @@ func StartLocal(ctx context.Context, o LocalOptions) (_ *LocalSystem, err error)
 		return nil, err
 	}
 
+	base := os.Environ()
+	if !o.InheritEnv {
+		home, err := sys.tempDir("home")
+		if err != nil {
+			return nil, err
+		}
+		base = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + home, "TMPDIR=" + home}
+	}
 	env := PeerEnv(services, func(s Service) string { return sys.URL(s.Name) })
 	ready := o.Ready
 	if ready == 0 {
@@ -170,7 +184,7 @@ func StartLocal(ctx context.Context, o LocalOptions) (_ *LocalSystem, err error)
 			}
 		})
 		p.cmd = exec.Command(bins[s.Name])
-		p.cmd.Env = append(append(append(os.Environ(), env...), o.Env...),
+		p.cmd.Env = append(append(append(slices.Clip(base), env...), o.Env...),
 			"PORT="+strconv.Itoa(sys.ports[s.Name]), OwnerEnv+"="+p.marker)
 		p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 		p.cmd.WaitDelay = pipeDelay
@@ -221,10 +235,20 @@ func (s *LocalSystem) Stop(ctx context.Context) error {
 		errs = append(errs, s.stop(ctx, s.procs[i]))
 	}
 	s.procs = nil
-	if s.tmpDir != "" {
-		errs = append(errs, os.RemoveAll(s.tmpDir))
+	for _, d := range s.tmpDirs {
+		errs = append(errs, os.RemoveAll(d))
 	}
+	s.tmpDirs = nil
 	return errors.Join(errs...)
+}
+
+// tempDir makes a temporary folder that Stop removes.
+func (s *LocalSystem) tempDir(kind string) (string, error) {
+	d, err := TempDir(kind)
+	if err == nil {
+		s.tmpDirs = append(s.tmpDirs, d)
+	}
+	return d, err
 }
 
 // StopService stops one service as Stop does; the others keep running.

@@ -12,12 +12,18 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// deadPID is the pid of a process that has exited.
+func deadPID(t *testing.T) int {
+	t.Helper()
+	gone := exec.Command("true")
+	require.NoError(t, gone.Run())
+	return gone.Process.Pid
+}
+
 // TestSweepLocalStopsOnlyTheServicesOfADeadRun starts two stand-ins for
 // services: one owned by a CLI that is gone, one by this live process.
 func TestSweepLocalStopsOnlyTheServicesOfADeadRun(t *testing.T) {
-	gone := exec.Command("true")
-	require.NoError(t, gone.Run())
-	deadOwner := strconv.Itoa(gone.Process.Pid)
+	deadOwner := strconv.Itoa(deadPID(t))
 
 	start := func(owner string) (*exec.Cmd, chan struct{}) {
 		cmd := exec.Command("sleep", "60")

@@ -118,8 +118,12 @@ func sweep(ctx context.Context, env *Env, rt string) {
 }
 
 // sweepLocal stops the local services of an earlier run that was killed
-// before it could stop them (SIGKILL, a crash), and says so.
+// before it could stop them (SIGKILL, a crash) and removes its temporary
+// folders, and says so.
 func sweepLocal(env *Env) {
+	if n := stage.SweepTemp(); n > 0 {
+		fmt.Fprintf(env.Stderr, "removed %d temporary folder(s) left by an earlier workshop run that was killed\n", n)
+	}
 	n, err := stage.SweepLocal()
 	switch {
 	case err != nil:

@@ -176,6 +176,9 @@ func up(ctx context.Context, env *Env, o upOptions) (err error) {
 		// request is in the viewer by the time you look.
 		Env:    []string{"OTEL_BSP_SCHEDULE_DELAY=500"},
 		Output: out.line,
+		// The learner's own code in the learner's terminal: what they set
+		// there (OTEL_*, ROLL_MAX_DELAY...) reaches it.
+		InheritEnv: true,
 	}
 	if o.viewer {
 		// The receiver and the viewer outlive the services, so the spans the

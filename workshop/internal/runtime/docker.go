@@ -170,7 +170,7 @@ func StartDocker(ctx context.Context, o DockerOptions) (_ *DockerSystem, err err
 	target := stage.Target{GOOS: "linux", GOARCH: eng.Arch}
 	buildDir := stage.BinDir(o.Dir, target)
 	if os.MkdirAll(buildDir, 0o755) != nil { // a checkout that cannot be written
-		if sys.tmpDir, err = os.MkdirTemp("", "workshop-img-"); err != nil {
+		if sys.tmpDir, err = stage.TempDir("img"); err != nil {
 			return nil, err
 		}
 		buildDir = sys.tmpDir

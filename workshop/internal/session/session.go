@@ -31,6 +31,10 @@ type Options struct {
 	FreePorts bool
 	// Env is added to every service's environment.
 	Env []string
+	// InheritEnv passes the CLI's whole environment on to local services
+	// (`up`: the learner's own code, in the learner's own terminal);
+	// otherwise they get a minimal one (see stage.LocalOptions).
+	InheritEnv bool
 	// Output receives each line a service prints; the lines are also kept
 	// in the store for the viewer's logs page.
 	Output func(service string, line []byte)
@@ -164,6 +168,7 @@ func Start(ctx context.Context, o Options) (_ *Session, err error) {
 		var sys *stage.LocalSystem
 		if sys, err = stage.StartLocal(ctx, stage.LocalOptions{
 			Dir: o.Dir, Stage: o.Stage, FreePorts: o.FreePorts, Env: env, Output: output, StopTimeout: stopTimeout,
+			InheritEnv: o.InheritEnv,
 		}); err == nil {
 			s.sys = sys
 		}
