@@ -1,17 +1,27 @@
-// Package runtime runs a stage as containers on a private Docker network:
-// the services are built on this machine by package stage, packed with its
-// one image recipe, and reached through published ports. Whatever happens,
-// nothing is left behind (see Sweep for what a killed run left). Running a
-// stage as local processes is package stage's job.
+// Package runtime runs a stage as containers: the services are built on
+// this machine by package stage and packed with its one image recipe.
+// The containers run learners' code, so they are locked down (see
+// harden): an unprivileged user with no capabilities, a read-only root,
+// bounded memory, processes and CPU, and an internal network with no
+// route anywhere, not even to this machine. A relay container (./relay,
+// the CLI's own code) is the one way in and out: it publishes the
+// services' ports on this machine's loopback and forwards the services'
+// OTLP to the CLI's receiver. Whatever happens, nothing is left behind (see
+// Sweep for what a killed run left). Running a stage as local processes is
+// package stage's job.
 package runtime
 
 import (
 	"context"
+	_ "embed"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
+	"net/netip"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,6 +29,7 @@ import (
 	"time"
 
 	"github.com/moby/moby/api/types/container"
+	mobynet "github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
 	"github.com/testcontainers/testcontainers-go"
 	tclog "github.com/testcontainers/testcontainers-go/log"
@@ -57,13 +68,54 @@ type DockerOptions struct {
 // DockerSystem is a stage running as containers on a private network.
 type DockerSystem struct {
 	services    []stage.Service
-	network     *testcontainers.DockerNetwork
-	containers  map[string]*testcontainers.DockerContainer // by service
+	networks    []string                                   // ids: the internal one, the relay's outer one
+	containers  map[string]*testcontainers.DockerContainer // by service, and the relay
 	images      []string
 	urls        map[string]string
 	writers     []*stage.LineWriter
-	tmpDir      string
+	tmpDirs     []string
 	stopTimeout time.Duration
+}
+
+// The limits of each container: a stage's service needs some 20 MB and a
+// handful of threads.
+const (
+	memoryLimit = 256 << 20
+	pidsLimit   = 128
+	cpuLimit    = 1e9 // nano CPUs: one CPU
+)
+
+// relayName is the relay's name on the internal network; relayOTLPPort is
+// where it takes the services' OTLP.
+const (
+	relayName     = "workshop-relay"
+	relayOTLPPort = 4318
+)
+
+//go:embed relay/main.go
+var relaySource []byte
+
+// harden locks a container down: it runs learners' code.
+func harden(hc *container.HostConfig) {
+	hc.CapDrop = []string{"ALL"}
+	hc.SecurityOpt = append(hc.SecurityOpt, "no-new-privileges:true")
+	hc.ReadonlyRootfs = true
+	hc.Tmpfs = map[string]string{"/tmp": "rw,noexec,nosuid,size=16m"}
+	hc.Memory, hc.MemorySwap = memoryLimit, memoryLimit // no swap beyond it
+	pids := int64(pidsLimit)
+	hc.PidsLimit = &pids
+	hc.NanoCPUs = cpuLimit
+}
+
+// publishOnLoopback binds each port on this machine's loopback only (the
+// engine's default is every interface: anyone on the room's network).
+func publishOnLoopback(hc *container.HostConfig, ports []string) {
+	if hc.PortBindings == nil {
+		hc.PortBindings = mobynet.PortMap{}
+	}
+	for _, p := range ports {
+		hc.PortBindings[mobynet.MustParsePort(p)] = []mobynet.PortBinding{{HostIP: netip.MustParseAddr("127.0.0.1")}}
+	}
 }
 
 var (
@@ -170,12 +222,15 @@ func StartDocker(ctx context.Context, o DockerOptions) (_ *DockerSystem, err err
 	target := stage.Target{GOOS: "linux", GOARCH: eng.Arch}
 	buildDir := stage.BinDir(o.Dir, target)
 	if os.MkdirAll(buildDir, 0o755) != nil { // a checkout that cannot be written
-		if sys.tmpDir, err = stage.TempDir("img"); err != nil {
+		if buildDir, err = sys.tempDir(); err != nil {
 			return nil, err
 		}
-		buildDir = sys.tmpDir
 	}
 	bins, err := stage.Build(ctx, o.Dir, services, target, buildDir)
+	if err != nil {
+		return nil, err
+	}
+	relayBin, err := sys.buildRelay(ctx, target)
 	if err != nil {
 		return nil, err
 	}
@@ -183,8 +238,13 @@ func StartDocker(ctx context.Context, o DockerOptions) (_ *DockerSystem, err err
 	labels := map[string]string{Label: strconv.Itoa(os.Getpid())}
 	env := stage.PeerEnv(services, func(s stage.Service) string { return "http://" + s.Name + ":" + strconv.Itoa(s.Port) })
 	env = append(env, o.Env...)
+	routes := make([]string, 0, len(services)+1)
+	for _, s := range services {
+		routes = append(routes, fmt.Sprintf("%d=%s:%d", s.Port, s.Name, s.Port))
+	}
 	if o.OTLPPort != 0 {
-		env = append(env, "OTEL_EXPORTER_OTLP_ENDPOINT=http://host.docker.internal:"+strconv.Itoa(o.OTLPPort))
+		env = append(env, "OTEL_EXPORTER_OTLP_ENDPOINT=http://"+relayName+":"+strconv.Itoa(relayOTLPPort))
+		routes = append(routes, fmt.Sprintf("%d=host.docker.internal:%d", relayOTLPPort, o.OTLPPort))
 	}
 	ready := o.Ready
 	if ready == 0 {
@@ -205,17 +265,37 @@ func StartDocker(ctx context.Context, o DockerOptions) (_ *DockerSystem, err err
 	defer cli.Close()
 	// Tags are unique per run: grade runs several checks of a stage at once.
 	run := runCounter.Add(1)
-	for _, s := range services {
-		sys.images = append(sys.images, fmt.Sprintf("workshop.local/%s:stage%d-%d-%d", s.Name, o.Stage, os.Getpid(), run))
+	tag := func(name string) string {
+		return fmt.Sprintf("workshop.local/%s:stage%d-%d-%d", name, o.Stage, os.Getpid(), run)
 	}
+	for _, s := range services {
+		sys.images = append(sys.images, tag(s.Name))
+	}
+	relayImage := tag("relay")
+	sys.images = append(sys.images, relayImage)
+
+	// The services' network is internal (no route out) and the bridge has
+	// no address of this machine on it (inhibit_ipv4: no route to this
+	// machine either, whose listeners on every interface would otherwise be
+	// in reach); the relay's outer network is an ordinary one.
+	inner, err := sys.createNetwork(ctx, cli, labels, true)
+	if err != nil {
+		return nil, err
+	}
+	outer, err := sys.createNetwork(ctx, cli, labels, false)
+	if err != nil {
+		return nil, err
+	}
+
 	// Each service's image is built and its container started at once, the
 	// engine doing them side by side (committing an image and starting a
 	// container are its slow parts); a service waits only for those it
-	// calls as it starts.
+	// calls as it starts, and for the relay, its way to them and theirs out.
 	started := map[string]chan struct{}{}
 	for _, s := range services {
 		started[s.Name] = make(chan struct{})
 	}
+	relayReady := make(chan struct{})
 	startCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var (
@@ -231,19 +311,25 @@ func StartDocker(ctx context.Context, o DockerOptions) (_ *DockerSystem, err err
 		mu.Unlock()
 		cancel()
 	}
-	networkReady := make(chan struct{})
-	wg.Go(func() {
-		nw, err := network.New(startCtx, network.WithLabels(labels))
-		if nw != nil {
-			mu.Lock()
-			sys.network = nw
-			mu.Unlock()
+	relayLog := stage.NewLineWriter(func(line []byte) {
+		if o.Output != nil {
+			o.Output("relay", line)
 		}
-		if err != nil {
-			fail(fmt.Errorf("creating the network: %w", err))
+	})
+	sys.writers = append(sys.writers, relayLog)
+	wg.Go(func() {
+		err := loadImage(startCtx, cli, relayBin, "relay", relayImage, eng.Arch, labels, buildLog)
+		if err == nil {
+			err = sys.runRelay(ctx, services, relayImage, labels, routes, inner, outer, relayLog, &mu)
+		}
+		if err != nil && startCtx.Err() != nil && ctx.Err() == nil {
 			return
 		}
-		close(networkReady)
+		if err != nil {
+			fail(err)
+			return
+		}
+		close(relayReady)
 	})
 	for i, s := range services {
 		lw := stage.NewLineWriter(func(line []byte) {
@@ -255,12 +341,10 @@ func StartDocker(ctx context.Context, o DockerOptions) (_ *DockerSystem, err err
 		wg.Go(func() {
 			err := loadImage(startCtx, cli, bins[s.Name], s.Name, sys.images[i], eng.Arch, labels, buildLog)
 			if err == nil {
-				err = waitFor(startCtx, networkReady)
-			}
-			if err == nil {
 				// ctx, not startCtx: the container's log stream lives as
 				// long as the context it was started with.
-				err = sys.run(ctx, startCtx, s, sys.images[i], labels, env, lw, ready, &mu, needs(started, s))
+				err = sys.run(ctx, startCtx, s, sys.images[i], labels, env, inner, lw, ready, &mu,
+					append(needs(started, s), relayReady))
 			}
 			if err != nil && startCtx.Err() != nil && ctx.Err() == nil {
 				return // a sibling failed first: StartDocker reports that
@@ -277,6 +361,101 @@ func StartDocker(ctx context.Context, o DockerOptions) (_ *DockerSystem, err err
 		return nil, firstErr
 	}
 	return sys, nil
+}
+
+// tempDir makes a temporary folder that Stop removes.
+func (d *DockerSystem) tempDir() (string, error) {
+	dir, err := stage.TempDir("img")
+	if err == nil {
+		d.tmpDirs = append(d.tmpDirs, dir)
+	}
+	return dir, err
+}
+
+// buildRelay builds the relay (./relay, embedded in the CLI: never a
+// learner's code) for the engine's platform, as a module of its own.
+func (d *DockerSystem) buildRelay(ctx context.Context, target stage.Target) (string, error) {
+	dir, err := d.tempDir()
+	if err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "relay"), 0o755); err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module relay\n\ngo 1.22\n"), 0o644); err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "relay", "main.go"), relaySource, 0o644); err != nil {
+		return "", err
+	}
+	bins, err := stage.Build(ctx, dir, []stage.Service{{Name: "relay"}}, target, filepath.Join(dir, "bin"))
+	if err != nil {
+		return "", fmt.Errorf("building the relay: %w", err)
+	}
+	return bins["relay"], nil
+}
+
+// createNetwork makes a labelled bridge network: internal, with no address
+// of this machine on it, or ordinary.
+func (d *DockerSystem) createNetwork(ctx context.Context, cli *testcontainers.DockerClient, labels map[string]string, internal bool) (string, error) {
+	opts := client.NetworkCreateOptions{Driver: "bridge", Labels: labels, Internal: internal}
+	kind := "the relay's network"
+	if internal {
+		opts.Options = map[string]string{"com.docker.network.bridge.inhibit_ipv4": "true"}
+		kind = "the services' internal network"
+	}
+	name := fmt.Sprintf("workshop-%d-%d-%d", os.Getpid(), runCounter.Add(1), len(d.networks))
+	res, err := cli.NetworkCreate(ctx, name, opts)
+	if err != nil {
+		return "", fmt.Errorf("creating %s: %w", kind, err)
+	}
+	d.networks = append(d.networks, res.ID)
+	return name, nil
+}
+
+// runRelay starts the relay on the outer network, where it publishes the
+// services' ports on this machine's loopback and reaches the CLI's
+// receiver, and on the internal one, where the services reach it.
+func (d *DockerSystem) runRelay(ctx context.Context, services []stage.Service, image string, labels map[string]string,
+	routes []string, inner, outer string, lw *stage.LineWriter, mu *sync.Mutex) error {
+	var ports []string
+	for _, s := range services {
+		ports = append(ports, strconv.Itoa(s.Port)+"/tcp")
+	}
+	c, err := testcontainers.Run(ctx, image,
+		testcontainers.WithLabels(labels),
+		testcontainers.WithCmd(routes...),
+		testcontainers.WithExposedPorts(ports...),
+		network.WithNetworkName(nil, outer),
+		network.WithNetworkName([]string{relayName}, inner),
+		testcontainers.WithHostConfigModifier(func(hc *container.HostConfig) {
+			hc.ExtraHosts = append(hc.ExtraHosts, "host.docker.internal:host-gateway")
+			harden(hc)
+			publishOnLoopback(hc, ports)
+		}),
+		testcontainers.WithLogConsumerConfig(&testcontainers.LogConsumerConfig{
+			Consumers: []testcontainers.LogConsumer{consumer{lw}},
+		}),
+		testcontainers.WithWaitStrategy(wait.ForLog("relay: ").WithStartupTimeout(20*time.Second)),
+	)
+	if c != nil {
+		mu.Lock()
+		d.containers[relayName] = c
+		mu.Unlock()
+	}
+	if err != nil {
+		return fmt.Errorf("the relay did not start: %w", err)
+	}
+	for _, s := range services {
+		url, err := c.PortEndpoint(ctx, strconv.Itoa(s.Port)+"/tcp", "http")
+		if err != nil {
+			return err
+		}
+		mu.Lock()
+		d.urls[s.Name] = url
+		mu.Unlock()
+	}
+	return nil
 }
 
 // needs are the channels closed when the services s calls as it starts are
@@ -301,26 +480,21 @@ func waitFor(ctx context.Context, ready ...chan struct{}) error {
 	return nil
 }
 
-// run creates the container of one service on the network, starts it once
-// the services it needs at startup are up (abort ends that wait), and waits
-// until it answers /healthz.
+// run creates the container of one service on the internal network,
+// starts it once the services it needs at startup and the relay are up
+// (abort ends that wait), and waits until it answers /healthz through the
+// relay.
 func (d *DockerSystem) run(ctx, abort context.Context, s stage.Service, image string, labels map[string]string,
-	env []string, lw *stage.LineWriter, ready time.Duration, mu *sync.Mutex, needs []chan struct{}) error {
-	port := strconv.Itoa(s.Port) + "/tcp"
+	env []string, inner string, lw *stage.LineWriter, ready time.Duration, mu *sync.Mutex, needs []chan struct{}) error {
 	c, err := testcontainers.Run(ctx, image,
 		testcontainers.WithNoStart(), // created now, started below
 		testcontainers.WithLabels(labels),
 		testcontainers.WithEnv(envMap(env)),
-		testcontainers.WithExposedPorts(port),
-		network.WithNetwork([]string{s.Name}, d.network),
-		// The containers send their OTLP to the CLI on this machine.
-		testcontainers.WithHostConfigModifier(func(hc *container.HostConfig) {
-			hc.ExtraHosts = append(hc.ExtraHosts, "host.docker.internal:host-gateway")
-		}),
+		network.WithNetworkName([]string{s.Name}, inner),
+		testcontainers.WithHostConfigModifier(harden),
 		testcontainers.WithLogConsumerConfig(&testcontainers.LogConsumerConfig{
 			Consumers: []testcontainers.LogConsumer{consumer{lw}},
 		}),
-		testcontainers.WithWaitStrategy(wait.ForHTTP("/healthz").WithPort(port).WithStartupTimeout(ready)),
 	)
 	if c != nil {
 		mu.Lock()
@@ -333,14 +507,41 @@ func (d *DockerSystem) run(ctx, abort context.Context, s stage.Service, image st
 	if err == nil {
 		err = c.Start(ctx)
 	}
+	if err == nil {
+		mu.Lock()
+		url := d.urls[s.Name]
+		mu.Unlock()
+		err = waitHealthy(abort, c, url, ready)
+	}
 	if err != nil {
 		return fmt.Errorf("%s did not start: %w", s.Name, err)
 	}
-	url, err := c.PortEndpoint(ctx, port, "http")
-	mu.Lock()
-	d.urls[s.Name] = url
-	mu.Unlock()
-	return err
+	return nil
+}
+
+// waitHealthy polls the service's /healthz (through the relay) until it
+// answers 200, the container stops, or the deadline passes.
+func waitHealthy(ctx context.Context, c *testcontainers.DockerContainer, base string, limit time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	hc := &http.Client{Timeout: time.Second}
+	for {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/healthz", nil)
+		if resp, err := hc.Do(req); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		if st, err := c.State(ctx); err == nil && !st.Running {
+			return fmt.Errorf("the container exited (status %d)", st.ExitCode)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("no answer to GET /healthz within %s", limit)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // consumer hands a container's output to a line writer.
@@ -433,13 +634,22 @@ func (d *DockerSystem) Stop(ctx context.Context) error {
 	for _, w := range d.writers {
 		w.Flush()
 	}
-	if d.network != nil {
-		fail(d.network.Remove(ctx))
-		d.network = nil
+	if len(d.networks) > 0 {
+		if cli, err := testcontainers.NewDockerClientWithOpts(ctx); err == nil {
+			for _, id := range d.networks {
+				_, err := cli.NetworkRemove(ctx, id, client.NetworkRemoveOptions{})
+				fail(err)
+			}
+			cli.Close()
+		} else {
+			fail(err)
+		}
+		d.networks = nil
 	}
-	if d.tmpDir != "" {
-		fail(os.RemoveAll(d.tmpDir))
+	for _, dir := range d.tmpDirs {
+		fail(os.RemoveAll(dir))
 	}
+	d.tmpDirs = nil
 	return errors.Join(errs...)
 }
 
