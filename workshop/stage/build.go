@@ -39,6 +39,12 @@ func BinDir(dir string, target Target) string {
 // (GOWORK=off), so a copy of a stage anywhere on disk builds the same way.
 // A binary already in outDir and up to date is not linked again.
 func Build(ctx context.Context, dir string, services []Service, target Target, outDir string) (map[string]string, error) {
+	// Absolute: go build runs in dir, and the binaries are started from
+	// wherever the caller is (grade is given learners' folders as typed).
+	outDir, err := filepath.Abs(outDir)
+	if err != nil {
+		return nil, err
+	}
 	if _, err := os.Stat(filepath.Join(dir, "go.mod")); err != nil {
 		return nil, fmt.Errorf("%s is not a stage module (no go.mod there)", dir)
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -53,6 +54,11 @@ func runGrade(env *Env, args []string) error {
 	}
 	if len(dirs) == 0 {
 		return usagef("grade needs at least one learner checkout: workshop grade ~/class/*/")
+	}
+	for i, d := range dirs { // as typed, from where the command runs
+		if !filepath.IsAbs(d) {
+			dirs[i] = filepath.Join(env.Dir, d)
+		}
 	}
 	if *parallel < 1 {
 		return usagef("--parallel must be at least 1")

@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/go-o11y-workshop/kit/workshop/internal/check"
 	"github.com/go-o11y-workshop/kit/workshop/internal/files"
 	"github.com/go-o11y-workshop/kit/workshop/internal/repo"
 	"github.com/go-o11y-workshop/kit/workshop/internal/runtime"
@@ -134,5 +135,34 @@ func TestAKilledCheckIsSweptByTheNextRun(t *testing.T) {
 			assert.Eventually(t, func() bool { return len(leftovers(t, pid, rt == "docker")) == 0 },
 				10*time.Second, 100*time.Millisecond, "the next run swept all the killed one left")
 		})
+	}
+}
+
+// TestGradeOverAForkingLearner grades a learner whose service starts a
+// child in a session of its own that holds its stdout open and ignores
+// SIGTERM (stage/testdata/hostile/stray_session.go), given as a relative
+// folder: the learner is graded, and the child does not outlive the
+// grading. Before the fix grade waited as long as the child lived (5
+// minutes here) and the child survived.
+func TestGradeOverAForkingLearner(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs stage 1")
+	}
+	class := t.TempDir()
+	forker := learner(t, class, "forker", nil)
+	src, err := os.ReadFile(filepath.Join("..", "..", "stage", "testdata", "hostile", "stray_session.go"))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(repo.ExerciseDir(forker, 1), "dice-roller", "zz_hostile.go"), src, 0o644))
+
+	code, out, stderr := run(t, class, "grade", "forker", "--stage", "1", "--runtime", "local")
+	require.Equal(t, 0, code, stderr)
+	n := strconv.Itoa(len(check.Catalog(1)))
+	assert.Regexp(t, `(?m)^forker +\d+/`+n+"$", out, "graded (its stray line on stdout fails the log checks)")
+
+	ps, err := exec.Command("ps", "axeww", "-o", "pid=", "-o", "command=").Output()
+	require.NoError(t, err)
+	for _, line := range strings.Split(string(ps), "\n") {
+		assert.False(t, strings.Contains(line, "STRAY_CHILD=1") && strings.Contains(line, stage.OwnerEnv+"="+strconv.Itoa(os.Getpid())+"/"),
+			"the stray child outlived the grading: %s", line)
 	}
 }
