@@ -11,7 +11,6 @@ import (
 	goruntime "runtime"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -24,12 +23,6 @@ import (
 // to: Stop finds a service's strays by it, and SweepLocal the services of a
 // killed CLI.
 const OwnerEnv = "WORKSHOP_RUN"
-
-// ownerPID is the CLI's pid in an OwnerEnv value.
-func ownerPID(marker string) string {
-	pid, _, _ := strings.Cut(marker, "/")
-	return pid
-}
 
 // pipeDelay bounds the wait for a service's output once it has exited: a
 // child it left behind may hold its stdout open for as long as it lives.

@@ -115,6 +115,12 @@ func parsePS(out []byte, self int) []marked {
 	return procs
 }
 
+// ownerPID is the CLI's pid in an OwnerEnv value.
+func ownerPID(marker string) string {
+	pid, _, _ := strings.Cut(marker, "/")
+	return pid
+}
+
 // ownerOf is the value of OwnerEnv among a process's words (the last one
 // wins, as it would in its environment).
 func ownerOf(words []string) string {
