@@ -97,6 +97,9 @@ type process struct {
 	done    chan struct{}
 	mu      sync.Mutex
 	err     error
+	// heldPipes: its output stayed open past its exit (pipeDelay), so
+	// something it started still holds it.
+	heldPipes bool
 }
 
 // StartLocal builds and starts the stage's services, dependencies first, and
@@ -189,7 +192,7 @@ func StartLocal(ctx context.Context, o LocalOptions) (_ *LocalSystem, err error)
 		go func() {
 			err := p.cmd.Wait()
 			p.mu.Lock()
-			p.err = err
+			p.err, p.heldPipes = err, errors.Is(err, exec.ErrWaitDelay)
 			p.mu.Unlock()
 			close(p.done)
 		}()
@@ -259,7 +262,7 @@ func (s *LocalSystem) StopService(ctx context.Context, service string) error {
 // it kills what the service left behind, in its group or out of it.
 func (s *LocalSystem) stop(ctx context.Context, p *process) error {
 	defer p.out.Flush()
-	defer killMarked(func(m string) bool { return m == p.marker })
+	defer p.killStrays()
 	select {
 	case <-p.done:
 		return nil
@@ -279,6 +282,21 @@ func (s *LocalSystem) stop(ctx context.Context, p *process) error {
 		kill(p.cmd)
 		<-p.done
 		return fmt.Errorf("%s did not stop within %s of SIGTERM and was killed", p.service.Name, s.stopTimeout)
+	}
+}
+
+// killStrays kills what a service that has exited left behind, in its
+// process group or out of it (found by its marker), when there is a sign of
+// such a process: its output held open past its exit, or its process group
+// still alive. (Listing the processes costs a few milliseconds a service;
+// one that slipped away without a sign is ended by KillStrays as the CLI
+// finishes.)
+func (p *process) killStrays() {
+	p.mu.Lock()
+	held := p.heldPipes
+	p.mu.Unlock()
+	if held || groupAlive(p.cmd) {
+		killMarked(func(m string) bool { return m == p.marker })
 	}
 }
 

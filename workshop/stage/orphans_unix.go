@@ -48,6 +48,15 @@ func SweepLocal() (int, error) {
 	return len(stale), nil
 }
 
+// KillStrays kills every process this CLI's services started that is still
+// running (they carry its pid in OwnerEnv): run once everything is stopped,
+// it ends the strays that slipped out of their service's group and session
+// without holding its output. It returns how many it found.
+func KillStrays() int {
+	self := strconv.Itoa(os.Getpid())
+	return killMarked(func(m string) bool { return ownerPID(m) == self })
+}
+
 // killMarked kills (SIGKILL) every process whose OwnerEnv value matches:
 // the strays a stopped service left, whatever process group or session they
 // moved to. It returns how many it found.

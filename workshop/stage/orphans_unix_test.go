@@ -56,6 +56,26 @@ func TestSweepLocalStopsOnlyTheServicesOfADeadRun(t *testing.T) {
 	assert.NoError(t, live.Process.Signal(syscall.Signal(0)))
 }
 
+// TestKillStraysEndsWhatSlippedAway: a process marked as started by one of
+// this process's services, in a session of its own and holding no pipe
+// of it, is ended by KillStrays.
+func TestKillStraysEndsWhatSlippedAway(t *testing.T) {
+	cmd := exec.Command("sleep", "60")
+	cmd.Env = append(os.Environ(), OwnerEnv+"="+strconv.Itoa(os.Getpid())+"/99/test")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	require.NoError(t, cmd.Start())
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	t.Cleanup(func() { _ = cmd.Process.Kill(); <-done })
+
+	assert.GreaterOrEqual(t, KillStrays(), 1)
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the stray is still running")
+	}
+}
+
 func TestParsePS(t *testing.T) {
 	out := []byte("    1 /sbin/init A=1\n" +
 		"   42 /tmp/bin/dice-roller PORT=1 " + OwnerEnv + "=7/1/dice-roller HOME=/x\n" +

@@ -9,3 +9,6 @@ func SweepLocal() (int, error) { return 0, nil }
 
 // killMarked has nothing to find on Windows (see SweepLocal).
 func killMarked(func(marker string) bool) int { return 0 }
+
+// KillStrays has nothing to find on Windows (see SweepLocal).
+func KillStrays() int { return 0 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/go-o11y-workshop/kit/workshop/internal/bench"
 	"github.com/go-o11y-workshop/kit/workshop/internal/repo"
+	"github.com/go-o11y-workshop/kit/workshop/stage"
 )
 
 func runBench(env *Env, args []string) error {
@@ -37,6 +38,7 @@ func runBench(env *Env, args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
 	sweepLocal(env)
+	defer stage.KillStrays() // what slipped out of a stopped service unseen
 	fmt.Fprintf(env.Stderr, "benchmarking the reference stage %d (stages/stage%d) as local processes on free ports\n", n, n)
 	rep, err := bench.Run(ctx, bench.Options{Dir: repo.StageDir(root, n), Stage: n, Repeat: *repeat, Requests: *requests, Progress: env.Stderr})
 	if err != nil {

@@ -46,6 +46,7 @@ func runCheck(env *Env, args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
 	sweep(ctx, env, *rt)
+	defer stage.KillStrays() // what slipped out of a stopped service unseen
 	progress := env.Stderr
 	res, err := check.Run(ctx, check.Options{Stage: n, Dir: dir, Runtime: *rt, Progress: progress})
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/go-o11y-workshop/kit/workshop/internal/grade"
 	"github.com/go-o11y-workshop/kit/workshop/internal/repo"
 	"github.com/go-o11y-workshop/kit/workshop/internal/runtime"
+	"github.com/go-o11y-workshop/kit/workshop/stage"
 )
 
 // gradeIsolation is what `grade --help` says about running learners' code.
@@ -102,6 +103,7 @@ func runGrade(env *Env, args []string) error {
 			"(PATH, a temporary HOME, the stage's variables). Grade code you do not trust with --runtime docker.")
 	}
 	sweep(ctx, env, *rt)
+	defer stage.KillStrays() // what slipped out of a stopped service unseen
 	rows := grade.Gather(ctx, dirs, grade.Options{Stages: stages, Parallel: *parallel, Runtime: *rt, Timeout: *timeout})
 
 	var werr error

@@ -151,7 +151,8 @@ func up(ctx context.Context, env *Env, o upOptions) (err error) {
 	if err != nil {
 		return err
 	}
-	sweepLocal(env) // a killed earlier run's services would hold the ports
+	sweepLocal(env)          // a killed earlier run's services would hold the ports
+	defer stage.KillStrays() // what slipped out of a stopped service unseen
 	if err := stage.CheckPorts(o.stage, services); err != nil {
 		return err // before anything is built
 	}
