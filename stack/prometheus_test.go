@@ -457,6 +457,13 @@ func TestPrometheusRunsTheDashboards(t *testing.T) {
 	}
 	// First scrape before any traffic, then two rounds, each scraped.
 	require.NoError(t, prom.waitScraped(ctx, jobs, started))
+	// The dice-roller of stages 3–4 learns a die at its first lookup and
+	// creates the die's series at 0 then (dieKnown); a scrape between that
+	// lookup and the first failure, as on any real day, is what lets rate()
+	// see the failure. Without it the test fails whenever the very first
+	// risky roll is the failure (1 run in 10).
+	eachStage(func(n int, urls map[string]string) error { return untilSucceeds(entry(urls)+"/roll?die=risky", 300) })
+	require.NoError(t, prom.waitScraped(ctx, jobs, time.Now()))
 	eachStage(func(n int, urls map[string]string) error { return firstContact(urls, n) })
 	require.NoError(t, prom.waitScraped(ctx, jobs, time.Now()))
 	eachStage(func(n int, urls map[string]string) error { return steadyTraffic(urls, n, 7*time.Second) })

@@ -218,6 +218,20 @@ func untilFails(url string, tries int) error {
 	return fmt.Errorf("GET %s: %d tries and not one failure", url, tries)
 }
 
+// untilSucceeds GETs url until it answers 200, at most tries times.
+func untilSucceeds(url string, tries int) error {
+	for range tries {
+		code, err := call(url)
+		if err != nil {
+			return err
+		}
+		if code == http.StatusOK {
+			return nil
+		}
+	}
+	return fmt.Errorf("GET %s: %d tries and not one success", url, tries)
+}
+
 // entry is where a learner's requests come in: the frontend from stage 2 on,
 // so every service of the stage sees them.
 func entry(urls map[string]string) string {
