@@ -177,6 +177,9 @@ func up(ctx context.Context, env *Env, o upOptions) (err error) {
 		Env:    []string{"OTEL_BSP_SCHEDULE_DELAY=500"},
 		Output: out.line,
 	}
+	if o.brk != nil {
+		opts.Env = append(opts.Env, o.brk.Env...)
+	}
 	if o.viewer {
 		// The receiver and the viewer outlive the services, so the spans the
 		// services flush on their way out are still received.
@@ -221,10 +224,12 @@ func up(ctx context.Context, env *Env, o upOptions) (err error) {
 			out.say("--share needs the built-in receiver: your telemetry is not shared with the class.")
 		}
 	}
-	out.summary(o, services)
 	if sharer != nil && !s.ReceiverTaken {
 		out.say("sharing: the services' telemetry also goes to %s, as %s.", o.share.Endpoint, o.share.Learner)
 	}
+	// Last, so that its closing line ("Ctrl-C stops everything") is the
+	// last thing printed before the services' own lines.
+	out.summary(o, services)
 
 	crashed := s.Wait(ctx)
 	if crashed != nil {
