@@ -18,10 +18,6 @@ import (
 	"github.com/go-o11y-workshop/kit/workshop/stage"
 )
 
-// asyncTimes is the batch size of the async probe: ten rolls make concurrent
-// and sequential batches easy to tell apart.
-const asyncTimes = 10
-
 // What the check sets in the services' environment, and the waits those
 // settings bound.
 const (
@@ -157,16 +153,13 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	obs.Store = sess.Store
 
 	fmt.Fprintln(progress, "sending traffic…")
-	p := &prober{client: &http.Client{Timeout: 10 * time.Second}, obs: obs}
-	probe(ctx, p, obs, sess)
-	for _, s := range obs.Services {
-		obs.Metrics[s], obs.MetricsErr[s] = scrape(ctx, p.client, sess.URL(s)+"/metrics")
-	}
+	p := &prober{client: &http.Client{Timeout: 10 * time.Second}, obs: obs, urls: sess.URL}
+	p.sendTraffic(ctx)
 	// What arrived is evaluated once every service has stopped: its final
 	// flush has then delivered all it had, and nothing is waited for that
 	// may never come.
 	fmt.Fprintln(progress, "stopping the stage…")
-	stopAfterExport(ctx, p, obs, sess)
+	stopAfterExport(ctx, p, sess)
 	if ctx.Err() != nil {
 		return res, ctx.Err()
 	}
@@ -230,36 +223,6 @@ func chooseRuntime(ctx context.Context, want string) (string, error) {
 	return "", fmt.Errorf("unknown runtime %q; valid: docker, local, auto", want)
 }
 
-// probe sends the stage's known traffic.
-func probe(ctx context.Context, p *prober, obs *Observation, sys *session.Session) {
-	roller := sys.URL("dice-roller")
-	p.do(ctx, "roll", "dice-roller", http.MethodGet, roller+"/roll?die=fair")
-	p.do(ctx, "missing-die", "dice-roller", http.MethodGet, roller+"/roll")
-	p.do(ctx, "unknown-die", "dice-roller", http.MethodGet, roller+"/roll?die=no-such-die")
-	p.do(ctx, "wrong-method", "dice-roller", http.MethodPost, roller+"/roll?die=fair")
-	if obs.has("die-service") {
-		ds := sys.URL("die-service")
-		p.do(ctx, "dice-list", "die-service", http.MethodGet, ds+"/dice")
-		p.do(ctx, "dice-spec", "die-service", http.MethodGet, ds+"/dice?identifier=fair")
-		p.do(ctx, "unknown-identifier", "die-service", http.MethodGet, ds+"/dice?identifier=no-such-die")
-	}
-	if obs.has("frontend") {
-		fe := sys.URL("frontend")
-		p.do(ctx, "page", "frontend", http.MethodGet, fe+"/")
-		p.do(ctx, "frontend-roll", "frontend", http.MethodGet, fe+"/roll?die=fair")
-		p.do(ctx, "frontend-unknown-die", "frontend", http.MethodGet, fe+"/roll?die=no-such-die")
-	}
-	if obs.Stage >= 4 {
-		p.do(ctx, "async", "frontend", http.MethodGet, sys.URL("frontend")+"/roll-async?die=fair&times="+strconv.Itoa(asyncTimes))
-		for name, times := range map[string]string{"times-missing": "", "times-not-int": "&times=abc", "times-zero": "&times=0", "times-too-big": "&times=21"} {
-			p.do(ctx, name, "dice-roller", http.MethodGet, roller+"/roll-async?die=fair"+times)
-		}
-	}
-}
-
-// syncPaths are requests each service answers at once, with a span.
-var syncPaths = map[string]string{"dice-roller": "/roll", "frontend": "/", "die-service": "/dice"}
-
 // stopAfterExport stops each service once its batch timer has exported what
 // the traffic left queued, and tests the final flush on the way. Each
 // service gets one more request (sync-<service>), whose span is in the first
@@ -270,44 +233,27 @@ var syncPaths = map[string]string{"dice-roller": "/roll", "frontend": "/", "die-
 // next export, so only the flush on shutdown delivers it (the flush check).
 // Stopping after the export keeps a stage without that flush from failing
 // the other span checks too: the traffic's spans came by the timer.
-func stopAfterExport(ctx context.Context, p *prober, obs *Observation, sess *session.Session) {
+func stopAfterExport(ctx context.Context, p *prober, sess *session.Session) {
+	obs := p.obs
 	syncs := map[string]*Answer{}
-	for _, s := range obs.Services {
-		syncs[s] = p.do(ctx, "sync-"+s, s, http.MethodGet, sess.URL(s)+syncPaths[s])
+	for _, pr := range obs.probesOf(phaseSync) {
+		syncs[pr.service] = p.send(ctx, pr)
 	}
+	lasts := obs.probesOf(phaseLast)
 	var wg sync.WaitGroup
 	for _, s := range obs.Services {
 		wg.Go(func() {
 			wait, cancel := context.WithTimeout(ctx, exportWait)
 			_ = obs.Store.WaitFor(wait, func(st *otlp.Store) bool { return exportedAfter(st, s, syncs[s]) })
 			cancel()
-			if s == "dice-roller" { // the only writer of obs.Answers meanwhile
-				p.do(ctx, "last-roll", s, http.MethodGet, sess.URL(s)+"/roll")
+			for _, pr := range lasts {
+				if pr.service == s { // the only writer of obs.Answers meanwhile
+					p.send(ctx, pr)
+				}
 			}
 			// Interrupted or not, the service drains and flushes.
 			_ = sess.StopService(context.WithoutCancel(ctx), s)
 		})
 	}
 	wg.Wait()
-}
-
-// exportedAfter reports whether a span of service for the request a has
-// arrived: in a's trace, or, from a service that does not continue the
-// caller's trace, any span of the service that started after a was sent.
-func exportedAfter(st *otlp.Store, service string, a *Answer) bool {
-	if t, ok := st.Trace(a.TraceID); ok {
-		for _, s := range t.Spans {
-			if s.Service == service {
-				return true
-			}
-		}
-	}
-	for _, t := range st.Traces(0) {
-		for _, s := range t.Spans {
-			if s.Service == service && !s.Start.Before(a.Sent) {
-				return true
-			}
-		}
-	}
-	return false
 }
