@@ -17,6 +17,9 @@ type Observation struct {
 	Metrics    map[string]map[string]*dto.MetricFamily // service → family name → family
 	MetricsErr map[string]error
 	Store      *otlp.Store
+	// Stalled is the first probe the stage did not answer within the probe
+	// budget; nil when it answered them all. The traffic stops there.
+	Stalled *Answer
 
 	mu   sync.Mutex
 	logs map[string][]string // service → stdout lines

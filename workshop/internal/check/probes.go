@@ -2,6 +2,9 @@ package check
 
 import (
 	"context"
+	"errors"
+	"net"
+	"sync"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -181,6 +184,18 @@ type prober struct {
 	client *http.Client
 	obs    *Observation
 	urls   func(service string) string // the base URL of a service
+	// deadline ends the probe budget: every request of the run is sent
+	// within it.
+	deadline time.Time
+
+	mu sync.Mutex // guards obs.Stalled: the last requests are sent side by side
+}
+
+func newProber(obs *Observation, urls func(string) string, budget time.Duration) *prober {
+	if budget <= 0 {
+		budget = probeBudget
+	}
+	return &prober{client: &http.Client{}, obs: obs, urls: urls, deadline: time.Now().Add(budget)}
 }
 
 // send sends a probe and records its answer under its name.
@@ -190,6 +205,8 @@ func (p *prober) send(ctx context.Context, pr probe) *Answer {
 	p.obs.Answers[pr.name] = a
 	a.Sent = time.Now()
 	defer func() { a.Done = time.Now() }()
+	ctx, cancel := context.WithDeadline(ctx, p.deadline)
+	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, pr.method, a.URL, nil)
 	if err != nil {
 		a.Err = err
@@ -200,25 +217,53 @@ func (p *prober) send(ctx context.Context, pr probe) *Answer {
 		req.Header.Set("Accept", "text/plain")
 	}
 	resp, err := p.client.Do(req)
-	if err != nil {
-		a.Err = err
-		return a
+	if err == nil {
+		a.Status = resp.StatusCode
+		a.Body, err = io.ReadAll(io.LimitReader(resp.Body, maxBody))
+		resp.Body.Close()
 	}
-	defer resp.Body.Close()
-	a.Status = resp.StatusCode
-	a.Body, a.Err = io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	a.Err = err
+	if timedOut(err) && ctx.Err() != context.Canceled {
+		p.stall(a)
+	}
 	return a
 }
 
+// stall records the first request the stage did not answer in time.
+func (p *prober) stall(a *Answer) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.obs.Stalled == nil {
+		p.obs.Stalled = a
+	}
+}
+
+// probeBudget bounds the whole probe traffic of a run, every request of
+// every phase together: the reference stages answer all of it in well under
+// a second; a stage that hangs costs this once, not a timeout per request.
+const probeBudget = 15 * time.Second
+
 // sendTraffic sends the stage's known traffic, then reads each service's
-// metrics.
+// metrics. It stops at the first request that gets no answer in time: the
+// stage does not answer, and what follows would only wait in turn.
 func (p *prober) sendTraffic(ctx context.Context) {
 	for _, pr := range p.obs.probesOf(phaseTraffic) {
-		p.send(ctx, pr)
+		if p.send(ctx, pr); p.obs.Stalled != nil {
+			return
+		}
 	}
 	for _, pr := range p.obs.probesOf(phaseMetrics) {
-		p.obs.Metrics[pr.service], p.obs.MetricsErr[pr.service] = parseMetrics(p.send(ctx, pr))
+		if p.obs.Metrics[pr.service], p.obs.MetricsErr[pr.service] = parseMetrics(p.send(ctx, pr)); p.obs.Stalled != nil {
+			return
+		}
 	}
+}
+
+// timedOut reports whether a request failed for want of an answer in time,
+// rather than for a refused or broken connection.
+func timedOut(err error) bool {
+	var ne net.Error
+	return errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()
 }
 
 func randomHex(n int) string {

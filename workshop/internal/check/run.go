@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"strconv"
 	"sync"
 	"time"
@@ -42,12 +41,17 @@ type Options struct {
 	Runtime string // "docker", "local" or "auto"
 	// Progress receives one line per phase ("building…"), for people.
 	Progress io.Writer
+	// ProbeBudget bounds the whole probe traffic; 0 is probeBudget.
+	ProbeBudget time.Duration
 }
 
 // Outcome is the result of one check.
 type Outcome struct {
 	Check
 	Passed  bool
+	// Skipped: not evaluated, because what it reads never came (the stage
+	// did not answer); Err says why. A skipped check has not passed.
+	Skipped bool
 	Failure *Failure
 	Err     string // the failure as one line, also set when Failure is nil
 }
@@ -97,6 +101,17 @@ func (r *Result) Passed() int {
 	n := 0
 	for _, o := range r.Outcomes {
 		if o.Passed {
+			n++
+		}
+	}
+	return n
+}
+
+// Skipped counts the checks that were skipped.
+func (r *Result) Skipped() int {
+	n := 0
+	for _, o := range r.Outcomes {
+		if o.Skipped {
 			n++
 		}
 	}
@@ -153,7 +168,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	obs.Store = sess.Store
 
 	fmt.Fprintln(progress, "sending traffic…")
-	p := &prober{client: &http.Client{Timeout: 10 * time.Second}, obs: obs, urls: sess.URL}
+	p := newProber(obs, sess.URL, o.ProbeBudget)
 	p.sendTraffic(ctx)
 	// What arrived is evaluated once every service has stopped: its final
 	// flush has then delivered all it had, and nothing is waited for that
@@ -164,9 +179,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return res, ctx.Err()
 	}
 
-	for _, c := range Catalog(o.Stage) {
-		res.Outcomes = append(res.Outcomes, evaluate(c, obs))
-	}
+	res.Outcomes = evaluateAll(Catalog(o.Stage), obs)
 	res.fillLogTail(obs)
 	return res, nil
 }
@@ -205,6 +218,43 @@ func evaluate(c Check, obs *Observation) (out Outcome) {
 	return out
 }
 
+// evaluateAll evaluates the checks of a stage in report order. When the
+// stage did not answer the probe traffic, that is said once, by the first
+// check that needs the traffic, and the others that need it are skipped:
+// their failures would only repeat it, with hints that blame the wrong code.
+func evaluateAll(checks []Check, obs *Observation) []Outcome {
+	var out []Outcome
+	cause := ""
+	for _, c := range checks {
+		switch {
+		case obs.Stalled == nil || c.needs != needsTraffic:
+			out = append(out, evaluate(c, obs))
+		case cause == "":
+			cause = c.ID
+			out = append(out, Outcome{Check: c, Failure: stalled(obs.Stalled)})
+			out[len(out)-1].Err = out[len(out)-1].Failure.Error()
+		default:
+			out = append(out, Outcome{Check: c, Skipped: true,
+				Err: "skipped: the stage did not answer the checks' requests (check " + cause + " says why)"})
+		}
+	}
+	return out
+}
+
+// stalled is the failure of a stage that did not answer a probe in time.
+func stalled(a *Answer) *Failure {
+	f := fail(fmt.Sprintf("the %s to answer %s", a.Service, a.Request()),
+		fmt.Sprintf("no answer after %s, though it answers /healthz: it hangs on its requests, so every check that needs an answer was skipped. (%v)",
+			a.Done.Sub(a.Sent).Round(100*time.Millisecond), a.Err)).at(routesOf(a.Service))
+	f.hint = stalledHint
+	return f
+}
+
+// stalledHint is the hint of a stage that hangs.
+const stalledHint = "A request that never answers waits for something that does not come: a channel nobody sends on, a lock held elsewhere, " +
+	"a WaitGroup or errgroup Wait for a goroutine that never returns, or a call to another service with no timeout. " +
+	"Run the stage (workshop up) and send the request yourself; a goroutine dump (kill -QUIT the service) shows where it waits."
+
 func chooseRuntime(ctx context.Context, want string) (string, error) {
 	switch want {
 	case "docker":
@@ -233,22 +283,29 @@ func chooseRuntime(ctx context.Context, want string) (string, error) {
 // next export, so only the flush on shutdown delivers it (the flush check).
 // Stopping after the export keeps a stage without that flush from failing
 // the other span checks too: the traffic's spans came by the timer.
+//
+// A stage that did not answer the traffic is sent nothing more: it is
+// stopped at once.
 func stopAfterExport(ctx context.Context, p *prober, sess *session.Session) {
 	obs := p.obs
 	syncs := map[string]*Answer{}
 	for _, pr := range obs.probesOf(phaseSync) {
-		syncs[pr.service] = p.send(ctx, pr)
+		if obs.Stalled == nil {
+			syncs[pr.service] = p.send(ctx, pr)
+		}
 	}
 	lasts := obs.probesOf(phaseLast)
 	var wg sync.WaitGroup
 	for _, s := range obs.Services {
 		wg.Go(func() {
-			wait, cancel := context.WithTimeout(ctx, exportWait)
-			_ = obs.Store.WaitFor(wait, func(st *otlp.Store) bool { return exportedAfter(st, s, syncs[s]) })
-			cancel()
-			for _, pr := range lasts {
-				if pr.service == s { // the only writer of obs.Answers meanwhile
-					p.send(ctx, pr)
+			if obs.Stalled == nil {
+				wait, cancel := context.WithTimeout(ctx, exportWait)
+				_ = obs.Store.WaitFor(wait, func(st *otlp.Store) bool { return exportedAfter(st, s, syncs[s]) })
+				cancel()
+				for _, pr := range lasts {
+					if pr.service == s { // the only writer of obs.Answers meanwhile
+						p.send(ctx, pr)
+					}
 				}
 			}
 			// Interrupted or not, the service drains and flushes.
