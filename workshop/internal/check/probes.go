@@ -2,16 +2,16 @@ package check
 
 import (
 	"context"
-	"errors"
-	"net"
-	"sync"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/go-o11y-workshop/kit/workshop/internal/otlp"

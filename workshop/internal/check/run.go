@@ -48,7 +48,7 @@ type Options struct {
 // Outcome is the result of one check.
 type Outcome struct {
 	Check
-	Passed  bool
+	Passed bool
 	// Skipped: not evaluated, because what it reads never came (the stage
 	// did not answer); Err says why. A skipped check has not passed.
 	Skipped bool
