@@ -195,7 +195,9 @@ func newProber(obs *Observation, urls func(string) string, budget time.Duration)
 	if budget <= 0 {
 		budget = probeBudget
 	}
-	return &prober{client: &http.Client{}, obs: obs, urls: urls, deadline: time.Now().Add(budget)}
+	// A transport of its own, whose connections the run closes when done.
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	return &prober{client: &http.Client{Transport: transport}, obs: obs, urls: urls, deadline: time.Now().Add(budget)}
 }
 
 // send sends a probe and records its answer under its name.

@@ -169,6 +169,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 
 	fmt.Fprintln(progress, "sending traffic…")
 	p := newProber(obs, sess.URL, o.ProbeBudget)
+	defer p.client.CloseIdleConnections()
 	p.sendTraffic(ctx)
 	// What arrived is evaluated once every service has stopped: its final
 	// flush has then delivered all it had, and nothing is waited for that

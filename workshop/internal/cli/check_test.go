@@ -28,6 +28,7 @@ func TestCheckUsageErrors(t *testing.T) {
 		{[]string{"check", "7"}, 2, "no stage 7; stages are 1–4"},
 		{[]string{"check", "4", "--runtime", "podman"}, 2, `unknown runtime "podman"; valid: docker, local, auto`},
 		{[]string{"check", "4", "lesson"}, 2, "lesson is not a stage module (no go.mod there)"},
+		{[]string{"check", "4", "--watch", "--json"}, 2, "--watch draws report cards for people; it does not print JSON"},
 		{[]string{"check", "4"}, 1, "no exercise for stage 4 at " + filepath.Join(root, "exercises", "stage4") + " yet; check the reference with: workshop check 4 stages/stage4"},
 		{[]string{"grade"}, 2, "grade needs at least one learner checkout"},
 		{[]string{"grade", "x", "--csv", "--json"}, 2, "choose one of --csv and --json"},
