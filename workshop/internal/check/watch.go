@@ -196,6 +196,10 @@ func Changes(prev, cur *Result) string {
 			parts = append(parts, "exercise "+id+" fails again")
 		}
 	}
+	if prev.Setup != nil {
+		// Every check is new: the card above lists them.
+		return "since the last run: " + strings.Join(parts, "; ") + "."
+	}
 	passed := map[string]bool{}
 	for _, o := range prev.Outcomes {
 		passed[o.ID] = o.Passed

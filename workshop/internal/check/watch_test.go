@@ -3,9 +3,11 @@ package check
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -137,4 +139,55 @@ func servicesOf(t *testing.T, pid int) []int {
 		found = append(found, n)
 	}
 	return found
+}
+
+// TestChangesSaysWhatChanged: the what-changed line by exercise and by
+// check key, and when the stage stops or starts building.
+func TestChangesSaysWhatChanged(t *testing.T) {
+	checks := Catalog(4)
+	result := func(failing ...string) *Result {
+		r := &Result{Stage: 4}
+		for _, c := range checks {
+			out := Outcome{Check: c, Passed: !slices.Contains(failing, c.ID)}
+			if c.ID == "async-overlap" && slices.Contains(failing, "skip") {
+				out.Passed, out.Skipped = false, true
+			}
+			r.Outcomes = append(r.Outcomes, out)
+		}
+		return r
+	}
+	broken := &Result{Stage: 4, Setup: errors.New("does not compile")}
+
+	assert.Equal(t, "since the last run: exercise 4.3 now passes; check async-children still fails; check async-span now passes.",
+		Changes(result("async-span", "async-children"), result("async-children")))
+	assert.Equal(t, "since the last run: exercise 4.4 fails again; check async-metrics now fails.",
+		Changes(result(), result("async-metrics")))
+	assert.Equal(t, "since the last run: nothing changed; every check still passes.", Changes(result(), result()))
+	assert.Equal(t, "since the last run: check async-children still fails.", Changes(result("async-children"), result("async-children")))
+	assert.Equal(t, "since the last run: the stage no longer builds or starts.", Changes(result(), broken))
+	assert.Equal(t, "since the last run: the stage still does not build or start.", Changes(broken, broken))
+	assert.Equal(t, "since the last run: the stage builds and starts again; exercise 4.1 now passes; exercise 4.4 now passes.",
+		Changes(broken, result("async-span")))
+	assert.Equal(t, "since the last run: exercise 4.1 fails again; check async-overlap is skipped.", Changes(result(), result("skip")))
+}
+
+func TestWatchedIgnoresTheKitsAndEditorsFiles(t *testing.T) {
+	root := filepath.Join("/", "w", "stage4")
+	for path, want := range map[string]bool{
+		"dice-roller/batch.go":             true,
+		"go.mod":                           true,
+		"die-service/specs.json":           true,
+		"bin/dice-roller":                  false,
+		".workshop/state.json":             false,
+		".git/index":                       false,
+		"dice-roller/.batch.go.swp":        false,
+		"dice-roller/batch.go~":            false,
+		"dice-roller/#batch.go#":           false,
+		"dice-roller/.#batch.go":           false,
+		"dice-roller/4913":                 false,
+		"dice-roller/batch.go___jb_tmp___": false,
+		"../stage3/x.go":                   false,
+	} {
+		assert.Equal(t, want, watched(root, filepath.Join(root, filepath.FromSlash(path))), path)
+	}
 }
