@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/go-o11y-workshop/kit/workshop/internal/breaks"
+	"github.com/go-o11y-workshop/kit/workshop/internal/check"
 	"github.com/go-o11y-workshop/kit/workshop/internal/files"
 	"github.com/go-o11y-workshop/kit/workshop/internal/repo"
 	"github.com/go-o11y-workshop/kit/workshop/internal/state"
@@ -90,7 +91,7 @@ func TestCheckRunsTheStageAndRemembersTheResult(t *testing.T) {
 	}
 	require.NoError(t, json.Unmarshal([]byte(out), &res))
 	assert.True(t, res.OK)
-	assert.Equal(t, 2, res.Schema)
+	assert.Equal(t, check.JSONSchema, res.Schema)
 	assert.Equal(t, "api", res.Checks[0].ID)
 
 	_, out, _ = run(t, root, "list")
