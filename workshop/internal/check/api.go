@@ -66,8 +66,8 @@ func checkBadInput(o *Observation) error {
 			continue
 		}
 		why := c.why
-		if p.name == "unknown-die" && o.has("die-service") {
-			why += " (503 is for a die-service that cannot answer)"
+		if o.has("die-service") {
+			why += c.withDieService
 		}
 		a, err := o.answer(p.name)
 		if err != nil {

@@ -42,6 +42,9 @@ var cannedFailures = []cannedFailure{
 	{key: "bad-input", stage: 1, change: func(c *cannedRun) { c.answers["missing-die"].Status = 500 },
 		expected: "the dice-roller to answer GET /roll with 400 Bad Request: the die parameter is missing", seen: "500 {",
 		where: Place{File: "dice-roller/handlers.go", Func: "handleRoll", Exercise: "1.3"}, step: "1.3"},
+	{key: "bad-input", stage: 3, change: func(c *cannedRun) { c.answers["unknown-die"].Status = 500 },
+		expected: "a 5xx would say the server failed (503 is for a die-service that cannot answer)", seen: "500 {",
+		where: Place{File: "dice-roller/handlers.go", Func: "resolveDie", Exercise: "3.3"}, step: "3.3"},
 	{key: "server-spans", stage: 2, change: func(c *cannedRun) {
 		c.spansWhere(named("frontend", "GET /roll"), setAttr("http.route", nil))
 	}, expected: `the frontend's span "GET /roll" with the attributes http.request.method = GET (string)`, seen: "http.route (string) is missing",

@@ -60,7 +60,9 @@ type probe struct {
 type refusal struct {
 	mention []string // the error message must contain each (case-insensitive)
 	why     string   // for the learner
-	where   []*place
+	// withDieService is added to why in the stages that have a die-service.
+	withDieService string
+	where          []*place
 }
 
 const timesWhy = "times must be a whole number from 1 to 20"
@@ -70,28 +72,29 @@ const timesWhy = "times must be a whole number from 1 to 20"
 var probes = []probe{
 	{name: "roll", service: "dice-roller", method: http.MethodGet, target: "/roll?die=fair", first: 1, status: http.StatusOK, routeSpan: "GET /roll"},
 	{name: "missing-die", service: "dice-roller", method: http.MethodGet, target: "/roll", first: 1, status: http.StatusBadRequest,
-		refused: &refusal{[]string{"die"}, "the die parameter is missing", []*place{pRoll}}},
+		refused: &refusal{mention: []string{"die"}, why: "the die parameter is missing", where: []*place{pRoll}}},
 	{name: "unknown-die", service: "dice-roller", method: http.MethodGet, target: "/roll?die=no-such-die", first: 1, status: http.StatusBadRequest,
-		refused: &refusal{[]string{"fair", "risky"}, "an unknown die is the caller's mistake, so 4xx; a 5xx would say the server failed", []*place{pResolveDie, pDieLookup}}},
+		refused: &refusal{mention: []string{"fair", "risky"}, why: "an unknown die is the caller's mistake, so 4xx; a 5xx would say the server failed",
+			withDieService: " (503 is for a die-service that cannot answer)", where: []*place{pResolveDie, pDieLookup}}},
 	{name: "wrong-method", service: "dice-roller", method: http.MethodPost, target: "/roll?die=fair", first: 1, status: http.StatusMethodNotAllowed,
-		refused: &refusal{nil, "/roll exists, but only for GET", []*place{pRollerRoutes}}},
+		refused: &refusal{mention: nil, why: "/roll exists, but only for GET", where: []*place{pRollerRoutes}}},
 	{name: "page", service: "frontend", method: http.MethodGet, target: "/", first: 2, status: http.StatusOK},
 	{name: "frontend-roll", service: "frontend", method: http.MethodGet, target: "/roll?die=fair", first: 2, status: http.StatusOK, routeSpan: "GET /roll"},
 	{name: "frontend-unknown-die", service: "frontend", method: http.MethodGet, target: "/roll?die=no-such-die", first: 2, status: http.StatusBadRequest,
-		refused: &refusal{[]string{"fair", "risky"}, "the frontend refuses an unknown die itself, before calling the dice-roller", []*place{pRelay}}},
+		refused: &refusal{mention: []string{"fair", "risky"}, why: "the frontend refuses an unknown die itself, before calling the dice-roller", where: []*place{pRelay}}},
 	{name: "dice-list", service: "die-service", method: http.MethodGet, target: "/dice", first: 3, status: http.StatusOK, routeSpan: "GET /dice"},
 	{name: "dice-spec", service: "die-service", method: http.MethodGet, target: "/dice?identifier=fair", first: 3, status: http.StatusOK},
 	{name: "unknown-identifier", service: "die-service", method: http.MethodGet, target: "/dice?identifier=no-such-die", first: 3, status: http.StatusNotFound,
-		refused: &refusal{[]string{"fair", "risky"}, "no die has that identifier", []*place{pHandleDice}}},
+		refused: &refusal{mention: []string{"fair", "risky"}, why: "no die has that identifier", where: []*place{pHandleDice}}},
 	{name: "async", service: "frontend", method: http.MethodGet, target: "/roll-async?die=fair&times=" + strconv.Itoa(asyncTimes), first: 4, status: http.StatusOK},
 	{name: "times-missing", service: "dice-roller", method: http.MethodGet, target: "/roll-async?die=fair", first: 4, status: http.StatusBadRequest,
-		refused: &refusal{[]string{"1", "20"}, timesWhy, []*place{pRollAsync, pParseTimes}}},
+		refused: &refusal{mention: []string{"1", "20"}, why: timesWhy, where: []*place{pRollAsync, pParseTimes}}},
 	{name: "times-not-int", service: "dice-roller", method: http.MethodGet, target: "/roll-async?die=fair&times=abc", first: 4, status: http.StatusBadRequest,
-		refused: &refusal{[]string{"1", "20"}, timesWhy, []*place{pRollAsync, pParseTimes}}},
+		refused: &refusal{mention: []string{"1", "20"}, why: timesWhy, where: []*place{pRollAsync, pParseTimes}}},
 	{name: "times-zero", service: "dice-roller", method: http.MethodGet, target: "/roll-async?die=fair&times=0", first: 4, status: http.StatusBadRequest,
-		refused: &refusal{[]string{"1", "20"}, timesWhy, []*place{pRollAsync, pParseTimes}}},
+		refused: &refusal{mention: []string{"1", "20"}, why: timesWhy, where: []*place{pRollAsync, pParseTimes}}},
 	{name: "times-too-big", service: "dice-roller", method: http.MethodGet, target: "/roll-async?die=fair&times=21", first: 4, status: http.StatusBadRequest,
-		refused: &refusal{[]string{"1", "20"}, timesWhy, []*place{pRollAsync, pParseTimes}}},
+		refused: &refusal{mention: []string{"1", "20"}, why: timesWhy, where: []*place{pRollAsync, pParseTimes}}},
 
 	{name: "metrics-dice-roller", service: "dice-roller", method: http.MethodGet, target: "/metrics", first: 1, when: phaseMetrics, status: http.StatusOK},
 	{name: "metrics-frontend", service: "frontend", method: http.MethodGet, target: "/metrics", first: 2, when: phaseMetrics, status: http.StatusOK},
@@ -113,16 +116,6 @@ func (o *Observation) probesOf(when phase) []probe {
 		}
 	}
 	return out
-}
-
-// probeNamed is the probe of the table with that name.
-func probeNamed(name string) (probe, bool) {
-	for _, p := range probes {
-		if p.name == name {
-			return p, true
-		}
-	}
-	return probe{}, false
 }
 
 // serverRoutes lists, per service, the server span named after a route
