@@ -46,9 +46,8 @@ func WriteReport(w io.Writer, r *Result, color bool) {
 			fmt.Fprintf(w, "  %s  %s  %s\n", paint(green, "PASS"), name, o.Title)
 			continue
 		}
-		if o.Skipped {
+		if o.Skipped { // why is said once, by the failure it follows from
 			fmt.Fprintf(w, "  %s  %s  %s\n", paint(yellow, "SKIP"), name, o.Title)
-			fmt.Fprintf(w, "%s%s\n", pad, paint(dim, o.Err))
 			continue
 		}
 		failing = append(failing, "check "+o.ID)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -46,7 +47,8 @@ func TestAStalledStageIsReportedOnce(t *testing.T) {
 
 		var text bytes.Buffer
 		WriteReport(&text, res, false)
-		assert.Contains(t, text.String(), "  SKIP  check roll-span")
+		assert.Contains(t, text.String(), "  SKIP  check roll-span ")
+		assert.Equal(t, 1, strings.Count(text.String(), "hangs on its requests"), "the cause is said once")
 		assert.Contains(t, text.String(), "skipped: they need the stage to answer.")
 		j := res.ToJSON()
 		assert.Equal(t, "skip", j.Checks[2].Status)
