@@ -171,6 +171,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	p := newProber(obs, sess.URL, o.ProbeBudget)
 	defer p.client.CloseIdleConnections()
 	p.sendTraffic(ctx)
+	if a := obs.Stalled; a != nil {
+		fmt.Fprintf(progress, "the %s did not answer %s in time: the stage hangs, nothing more is sent.\n", a.Service, a.Request())
+	}
 	// What arrived is evaluated once every service has stopped: its final
 	// flush has then delivered all it had, and nothing is waited for that
 	// may never come.
