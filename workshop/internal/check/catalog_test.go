@@ -120,7 +120,7 @@ func TestReportAndJSON(t *testing.T) {
 	require.NoError(t, WriteJSON(&out, res))
 	var j JSON
 	require.NoError(t, json.Unmarshal(out.Bytes(), &j))
-	assert.Equal(t, 2, j.Schema)
+	assert.Equal(t, JSONSchema, j.Schema)
 	assert.False(t, j.OK)
 	assert.Equal(t, 1, j.Passed)
 	assert.Equal(t, 3, j.Total)

@@ -1,9 +1,11 @@
 package check
 
 import (
+	"encoding/json"
 	"fmt"
 	"regexp"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -73,4 +75,30 @@ func checkLogsTrace(o *Observation) error {
 		}
 	}
 	return withTrace(fail("the log line's span_id to be a span of its trace", "span_id "+sid+" is not among them"), t).at(pLogHandler)
+}
+
+// jsonString shows a decoded log line as the JSON it was, shortened.
+func jsonString(l map[string]any) string {
+	b, err := json.Marshal(l)
+	if err != nil {
+		return fmt.Sprint(l)
+	}
+	return short(b)
+}
+
+// jsonLines decodes a service's log lines; it reports the first that is not
+// a JSON object.
+func jsonLines(lines []string) ([]map[string]any, string) {
+	var out []map[string]any
+	for _, l := range lines {
+		if strings.TrimSpace(l) == "" {
+			continue
+		}
+		var m map[string]any
+		if err := json.Unmarshal([]byte(l), &m); err != nil {
+			return out, l
+		}
+		out = append(out, m)
+	}
+	return out, ""
 }

@@ -70,6 +70,7 @@ func referenceDir(t testing.TB, stage int) string {
 	return repo.StageDir(root, stage)
 }
 
+// failing lists the checks that failed or were skipped: neither passed.
 func failing(res *Result) []string {
 	var keys []string
 	for _, o := range res.Outcomes {
