@@ -184,6 +184,9 @@ func (r *Result) fillLogTail(obs *Observation) {
 		if len(lines) > 15 {
 			lines = lines[len(lines)-15:]
 		}
+		if note := obs.LogsDropped(s); note != "" {
+			lines = append([]string{note}, lines...)
+		}
 		r.LogTail[s] = lines
 	}
 }
