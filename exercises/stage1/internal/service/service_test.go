@@ -57,6 +57,23 @@ func TestPort(t *testing.T) {
 	}
 }
 
+// TestListenAddrIsLoopbackByDefault: a service run on a laptop answers
+// only this machine, not everyone on the wifi; containers ask for every
+// interface. The listener's address is what the kernel really bound.
+func TestListenAddrIsLoopbackByDefault(t *testing.T) {
+	t.Setenv("LISTEN_HOST", "")
+	assert.Equal(t, "127.0.0.1:8100", service.ListenAddr(8100))
+	ln, err := net.Listen("tcp", service.ListenAddr(0))
+	require.NoError(t, err)
+	defer ln.Close()
+	assert.True(t, ln.Addr().(*net.TCPAddr).IP.IsLoopback(), "bound on %s", ln.Addr())
+
+	t.Setenv("LISTEN_HOST", "0.0.0.0")
+	assert.Equal(t, "0.0.0.0:8100", service.ListenAddr(8100))
+	t.Setenv("LISTEN_HOST", "::1")
+	assert.Equal(t, "[::1]:8100", service.ListenAddr(8100))
+}
+
 func TestDuration(t *testing.T) {
 	tests := []struct {
 		name    string

@@ -34,6 +34,18 @@ func Port(def int) (int, error) {
 	return p, nil
 }
 
+// ListenAddr is where a service listens: port on LISTEN_HOST, which is
+// loopback by default so that nobody else on the wifi can reach a service
+// on your laptop. The container images set LISTEN_HOST=0.0.0.0: inside its
+// own network namespace a container must answer on every interface.
+func ListenAddr(port int) string {
+	host := os.Getenv("LISTEN_HOST")
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, strconv.Itoa(port))
+}
+
 // Duration reads a Go duration ("500ms", "2s", "0") from the variable name,
 // or returns def when it is unset. Negative durations are refused.
 func Duration(name string, def time.Duration) (time.Duration, error) {
