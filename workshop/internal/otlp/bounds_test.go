@@ -1,0 +1,40 @@
+package otlp
+
+import (
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/stretchr/testify/assert"
+)
+
+func TestTruncate(t *testing.T) {
+	s, ok := truncate("short", 100)
+	assert.True(t, ok)
+	assert.Equal(t, "short", s)
+
+	long := strings.Repeat("é", 100) // 2 bytes each: a cut may fall inside one
+	for _, max := range []int{20, 21, 50, len(TruncatedMark)} {
+		s, ok := truncate(long, max)
+		assert.False(t, ok)
+		assert.LessOrEqual(t, len(s), max)
+		assert.True(t, utf8.ValidString(s), "cut on a rune boundary: %q", s)
+		assert.True(t, strings.HasSuffix(s, TruncatedMark))
+		again, ok := truncate(s, max)
+		assert.True(t, ok, "cutting twice changes nothing (resource maps are shared)")
+		assert.Equal(t, s, again)
+	}
+}
+
+func TestBounderCutsKeysAndNestedValues(t *testing.T) {
+	b := bounder{maxValue: 32}
+	big := strings.Repeat("k", 100)
+	m := map[string]any{big: 1, "list": []any{big, int64(3)}, "map": map[string]any{"v": []byte(big)}}
+	b.attrs(m)
+	assert.Equal(t, 3, b.truncated)
+	for k := range m {
+		assert.LessOrEqual(t, len(k), 32)
+	}
+	assert.LessOrEqual(t, len(m["list"].([]any)[0].(string)), 32)
+	assert.Len(t, m["map"].(map[string]any)["v"].([]byte), 32)
+}
