@@ -1,6 +1,8 @@
 package otlp
 
 import (
+	"maps"
+	"slices"
 	"unicode/utf8"
 )
 
@@ -110,5 +112,22 @@ func (b *bounder) log(rec *LogRecord, maxLine int) int {
 	b.str(&rec.Message, maxLine)
 	b.str(&rec.Service, b.maxValue)
 	b.str(&rec.Level, b.maxValue)
-	return 128 + len(rec.Message) + len(rec.Service) + len(rec.Level) + len(rec.TraceID) + len(rec.SpanID) + b.attrs(rec.Fields)
+	n := 128 + len(rec.Message) + len(rec.Service) + len(rec.Level) + len(rec.TraceID) + len(rec.SpanID)
+	fields := b.attrs(rec.Fields)
+	if fields > maxLine { // many fields: keep the first (by key) within a line's bytes
+		keys := slices.Sorted(maps.Keys(rec.Fields))
+		kept := map[string]any{}
+		fields = 48
+		for _, k := range keys {
+			size := b.attrs(map[string]any{k: rec.Fields[k]})
+			if fields+size > maxLine {
+				break
+			}
+			kept[k] = rec.Fields[k]
+			fields += size
+		}
+		rec.Fields = kept
+		b.truncated++
+	}
+	return n + fields
 }

@@ -38,3 +38,15 @@ func TestBounderCutsKeysAndNestedValues(t *testing.T) {
 	assert.LessOrEqual(t, len(m["list"].([]any)[0].(string)), 32)
 	assert.Len(t, m["map"].(map[string]any)["v"].([]byte), 32)
 }
+
+func TestBounderKeepsALogLineWithinItsBytes(t *testing.T) {
+	b := bounder{maxValue: 4 << 10}
+	rec := LogRecord{Message: "many fields", Fields: map[string]any{}}
+	for i := range 1000 {
+		rec.Fields[strings.Repeat("f", 4)+string(rune('a'+i%26))+strings.Repeat("x", i)] = strings.Repeat("v", 4<<10)
+	}
+	size := b.log(&rec, 16<<10)
+	assert.LessOrEqual(t, size, 2*(16<<10))
+	assert.NotEmpty(t, rec.Fields, "the first fields are kept")
+	assert.Less(t, len(rec.Fields), 1000)
+}
