@@ -16,6 +16,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -72,6 +73,20 @@ func TestListenAddrIsLoopbackByDefault(t *testing.T) {
 	assert.Equal(t, "0.0.0.0:8100", service.ListenAddr(8100))
 	t.Setenv("LISTEN_HOST", "::1")
 	assert.Equal(t, "[::1]:8100", service.ListenAddr(8100))
+}
+
+func TestCutBoundsWhatIsRepeated(t *testing.T) {
+	assert.Equal(t, "fair", service.Cut("fair"))
+	exact := strings.Repeat("a", service.MaxParamBytes)
+	assert.Equal(t, exact, service.Cut(exact))
+	cut := service.Cut(strings.Repeat("é", 100<<10)) // 2 bytes each: the cut may fall inside one
+	assert.True(t, utf8.ValidString(cut), "cut on a character boundary")
+	assert.True(t, strings.HasSuffix(cut, "…"))
+	assert.LessOrEqual(t, len(cut), service.MaxParamBytes+len("…"))
+
+	r := httptest.NewRequest(http.MethodGet, "/roll?die="+strings.Repeat("d", 1000), nil)
+	assert.Equal(t, strings.Repeat("d", service.MaxParamBytes)+"…", service.Param(r, "die"))
+	assert.Empty(t, service.Param(r, "missing"))
 }
 
 func TestDuration(t *testing.T) {

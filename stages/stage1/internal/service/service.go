@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // TelemetryFlushTimeout bounds the final flush of spans, so a dead collector
@@ -66,6 +67,28 @@ func URL(name, def string) string {
 		return v
 	}
 	return def
+}
+
+// MaxParamBytes bounds a query parameter as the handlers see it. They
+// repeat what the client sent, in their error answers, their log lines and
+// their spans: a 100 KB value must come back neither whole nor into the
+// logs. No valid value is anywhere near this long.
+const MaxParamBytes = 64
+
+// Param reads the query parameter name, cut to MaxParamBytes.
+func Param(r *http.Request, name string) string { return Cut(r.URL.Query().Get(name)) }
+
+// Cut shortens a client's input before it is repeated: at most
+// MaxParamBytes and a character boundary, "…" marking the cut.
+func Cut(s string) string {
+	if len(s) <= MaxParamBytes {
+		return s
+	}
+	end := MaxParamBytes
+	for end > 0 && !utf8.RuneStart(s[end]) {
+		end--
+	}
+	return s[:end] + "…"
 }
 
 // ExitOnConfigError stops the service at startup with one clear line and
@@ -144,7 +167,7 @@ func Healthz(w http.ResponseWriter, _ *http.Request) {
 // NotFound answers an unknown path, naming the paths that exist.
 func NotFound(paths ...string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		WriteError(w, http.StatusNotFound, fmt.Sprintf("no route %s; valid: %s", r.URL.Path, strings.Join(paths, ", ")))
+		WriteError(w, http.StatusNotFound, fmt.Sprintf("no route %s; valid: %s", Cut(r.URL.Path), strings.Join(paths, ", ")))
 	}
 }
 
