@@ -172,6 +172,11 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	// may never come.
 	fmt.Fprintln(progress, "stopping the stage…")
 	stopAfterExport(ctx, p, obs, sess)
+	for _, s := range obs.Services {
+		if note := obs.LogsDropped(s); note != "" {
+			fmt.Fprintln(progress, note)
+		}
+	}
 	if ctx.Err() != nil {
 		return res, ctx.Err()
 	}
