@@ -18,15 +18,15 @@ i=0
 until grep -q "Ctrl-C stops everything" "$out"; do
 	i=$((i + 1)); [ $i -lt 600 ] || { cat "$out"; exit 1; }; sleep 0.2
 done
-cli=$pid
+
 die=$(head -c 102400 /dev/zero | tr '\0' d)
 printf 'echo: a 100 KB die answered with %s bytes\n' "$(curl -s "http://127.0.0.1:8100/roll?die=$die" | wc -c)"
 start=$(date +%s)
-"$flood" -url http://127.0.0.1:$otlp -pid $cli -attr 120
+"$flood" -url http://127.0.0.1:$otlp -pid $pid -attr 120
 echo "flood of 120 x 15 MB took $(($(date +%s) - start)) s"
 "$flood" -url http://127.0.0.1:$otlp -logs 200 >/dev/null
 t0=$(date +%s.%N)
 size=$(curl -s "http://127.0.0.1:$viewer/logs" | wc -c)
 t1=$(date +%s.%N)
 printf '/logs after 200 lines of 1 MB: %s bytes in %.2f s\n' "$size" "$(echo "$t1 - $t0" | bc)"
-grep -m1 "VmHWM" /proc/$cli/status
+grep -m1 "VmHWM" /proc/$pid/status
