@@ -2,11 +2,11 @@ package check
 
 import (
 	"slices"
-	"sync"
 
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/go-o11y-workshop/kit/workshop/internal/otlp"
+	"github.com/go-o11y-workshop/kit/workshop/internal/session"
 )
 
 // Observation is everything a run of a stage produced.
@@ -21,26 +21,18 @@ type Observation struct {
 	// budget; nil when it answered them all. The traffic stops there.
 	Stalled *Answer
 
-	mu   sync.Mutex
-	logs map[string][]string // service → stdout lines
+	logs session.Lines // what each service printed lately, bounded
 }
 
-// AddLog records a line a service printed.
-func (o *Observation) AddLog(service string, line []byte) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if o.logs == nil {
-		o.logs = map[string][]string{}
-	}
-	o.logs[service] = append(o.logs[service], string(line))
-}
+// AddLog records a line a service printed; only the most recent are kept
+// (session.Lines).
+func (o *Observation) AddLog(service string, line []byte) { o.logs.Add(service, line) }
 
-// Logs returns the lines a service printed.
-func (o *Observation) Logs(service string) []string {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return append([]string(nil), o.logs[service]...)
-}
+// Logs returns the lines a service printed, the most recent ones kept.
+func (o *Observation) Logs(service string) []string { return o.logs.Get(service) }
+
+// LogsDropped says when older lines of service were not kept; "" otherwise.
+func (o *Observation) LogsDropped(service string) string { return o.logs.DroppedNote(service) }
 
 // has reports whether the stage has the service.
 func (o *Observation) has(service string) bool {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"strconv"
 	"sync"
 	"time"
@@ -149,12 +150,16 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 
 	fmt.Fprintf(progress, "building and starting stage %d from %s (%s runtime)…\n", o.Stage, o.Dir, res.Runtime)
-	// The receiver listens on every interface: containers reach it through
-	// host.docker.internal.
+	// The receiver listens on loopback, or for containers on the address
+	// they reach as host.docker.internal: never on the room's network.
+	receiver, err := receiverAddr(ctx, res.Runtime)
+	if err != nil {
+		return nil, err
+	}
 	sess, err := session.Start(ctx, session.Options{
 		Stage: o.Stage, Dir: o.Dir, Runtime: res.Runtime, FreePorts: true, Drain: drain,
 		Env:    []string{"ROLL_MAX_DELAY=100ms", "OTEL_BSP_SCHEDULE_DELAY=" + strconv.Itoa(int(exportInterval.Milliseconds()))},
-		Output: obs.AddLog, Receiver: "0.0.0.0:0",
+		Output: obs.AddLog, Receiver: receiver,
 	})
 	if err != nil {
 		res.Setup = err
@@ -179,6 +184,11 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	// may never come.
 	fmt.Fprintln(progress, "stopping the stage…")
 	stopAfterExport(ctx, p, sess)
+	for _, s := range obs.Services {
+		if note := obs.LogsDropped(s); note != "" {
+			fmt.Fprintln(progress, note)
+		}
+	}
 	if ctx.Err() != nil {
 		return res, ctx.Err()
 	}
@@ -193,6 +203,9 @@ func (r *Result) fillLogTail(obs *Observation) {
 		lines := obs.Logs(s)
 		if len(lines) > 15 {
 			lines = lines[len(lines)-15:]
+		}
+		if note := obs.LogsDropped(s); note != "" {
+			lines = append([]string{note}, lines...)
 		}
 		r.LogTail[s] = lines
 	}
@@ -275,6 +288,18 @@ func chooseRuntime(ctx context.Context, want string) (string, error) {
 		return "local", nil
 	}
 	return "", fmt.Errorf("unknown runtime %q; valid: docker, local, auto", want)
+}
+
+// receiverAddr is where the OTLP receiver of a check listens (any port).
+func receiverAddr(ctx context.Context, rt string) (string, error) {
+	if rt != "docker" {
+		return "127.0.0.1:0", nil
+	}
+	host, err := runtime.ReceiverHost(ctx)
+	if err != nil {
+		return "", err
+	}
+	return net.JoinHostPort(host, "0"), nil
 }
 
 // stopAfterExport stops each service once its batch timer has exported what

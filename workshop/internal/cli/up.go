@@ -183,7 +183,7 @@ func up(ctx context.Context, env *Env, o upOptions) (err error) {
 	if o.viewer {
 		// The receiver and the viewer outlive the services, so the spans the
 		// services flush on their way out are still received.
-		opts.Receiver, opts.ReceiverMayBeTaken = "0.0.0.0:"+strconv.Itoa(o.otlpPort), true
+		opts.Receiver, opts.ReceiverMayBeTaken = otlp.LoopbackAddr(o.otlpPort), true
 		opts.Viewer = "127.0.0.1:" + strconv.Itoa(o.viewerPort)
 		opts.ViewerTitle = fmt.Sprintf("Stage %d", o.stage)
 		if o.brk != nil {
