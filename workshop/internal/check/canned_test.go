@@ -151,6 +151,11 @@ func (c *cannedRun) addSpans() {
 		}
 		c.server(c.answers["dice-spec"], "die-service", "/dice", c.answers["dice-spec"].SpanID, map[string]any{"die.identifier": "fair", "die.found": true})
 		c.server(c.answers["unknown-identifier"], "die-service", "/dice", c.answers["unknown-identifier"].SpanID, map[string]any{"die.identifier": "unknown", "die.found": false})
+		// The frontend's fetch of the die list at startup, a trace of its own.
+		start := &Answer{TraceID: fmt.Sprintf("%032x", 0xd1ce), Status: http.StatusOK, Sent: t0.Add(-time.Second), Done: t0.Add(-time.Second + 50*time.Millisecond)}
+		load := c.span(start, "frontend", "load die list", "Internal", "", nil)
+		client := c.span(start, "frontend", "GET /dice", "Client", load.SpanID, map[string]any{"url.full": "http://localhost:8103/dice", "http.request.method": "GET"})
+		c.server(start, "die-service", "/dice", client.SpanID, nil)
 	}
 	if c.stage >= 4 {
 		a := c.answers["async"]

@@ -103,6 +103,17 @@ var cannedFailures = []cannedFailure{
 		})
 	}, expected: `the die-service's server span "GET /dice" in the same trace`, seen: "carried no traceparent header",
 		where: Place{File: "dice-roller/handlers.go", Func: "newServer", Exercise: "3.4"}, step: "3.4"},
+	{key: "three-service-trace", stage: 3, change: func(c *cannedRun) {
+		// http.NewRequest: the frontend's die-list request, made without the
+		// ctx of "load die list", starts a trace of its own.
+		fetch := func(s otlp.Span) bool {
+			return s.Service == "frontend" && s.Name == "GET /dice" || s.Service == "die-service" && s.ParentSpanID != "" && s.TraceID == fmt.Sprintf("%032x", 0xd1ce)
+		}
+		c.spansWhere(fetch, func(s *otlp.Span) { s.TraceID = fmt.Sprintf("%032x", 997) })
+		c.spansWhere(named("frontend", "GET /dice"), func(s *otlp.Span) { s.ParentSpanID = "" })
+	}, expected: `the frontend's request for the die list (its client span "GET /dice") to be a child of the span that caused it: "load die list" at startup`,
+		seen:  `1 of the frontend's 1 die-list request(s), each the root of a trace of its own, the die-service's "GET /dice" under it: the request is made without the caller's ctx`,
+		where: Place{File: "frontend/dice.go", Func: "fetch", Exercise: "3.4"}, step: "3.4"},
 	{key: "async-children", stage: 4, change: func(c *cannedRun) {
 		for i := range asyncTimes {
 			c.spansWhere(named("dice-roller", fmt.Sprintf("async_roll_%d", i)), func(s *otlp.Span) {

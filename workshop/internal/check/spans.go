@@ -3,6 +3,7 @@ package check
 import (
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"sort"
 	"strings"
 	"time"
@@ -358,7 +359,81 @@ func checkThreeServiceTrace(o *Observation) error {
 		return withTrace(fail("the lookup's client span to descend from the dice-roller's server span \"GET /roll\"",
 			"it does not: the request to the die-service is made with a context other than the request's"), t).at(pDieFetch, pDieLookup)
 	}
-	return nil
+	return o.checkDieListFetch()
+}
+
+// checkDieListFetch checks the frontend's requests for the die list: each
+// made with the ctx of what caused it, "load die list" at startup (the
+// receiver is up before the services start, so that trace is received) or
+// the request that found the list too old, so that its client span is a
+// child there and the die-service's "GET /dice" a child of the client span.
+func (o *Observation) checkDieListFetch() error {
+	fetches, traces := o.dieListFetches()
+	want := "the frontend's request for the die list (its client span \"GET /dice\") to be a child of the span that caused it: \"load die list\" at startup, the request that found the list too old later"
+	if len(fetches) == 0 {
+		return fail(want, "no client span of the frontend for a request to the die-service's /dice was received at all: "+
+			"the frontend fetches the list at startup, with the instrumented client (the telemetry package's NewHTTPClient)").at(pDiceListFetch, pHTTPClient)
+	}
+	for i, c := range fetches {
+		if c.ParentSpanID != "" {
+			continue
+		}
+		seen := fmt.Sprintf("%d of the frontend's %d die-list request(s), each the root of a trace of its own", countRoots(fetches), len(fetches))
+		if ds, ok := childOf(traces[i], c.SpanID, "die-service"); ok {
+			seen += fmt.Sprintf(", the die-service's %q under it", ds.Name)
+		}
+		return withTrace(fail(want, seen+": the request is made without the caller's ctx (http.NewRequest, or a context.Background()), "+
+			"so the client span starts a trace of its own instead of joining \"load die list\""), traces[i]).at(pDiceListFetch)
+	}
+	for i, c := range fetches {
+		if _, ok := childOf(traces[i], c.SpanID, "die-service"); ok {
+			return nil
+		}
+	}
+	return withTrace(fail("the die-service's server span \"GET /dice\" to be a child of the frontend's die-list client span",
+		fmt.Sprintf("%d die-list requests of the frontend, none with a span of the die-service under it: they carried no traceparent header", len(fetches))), traces[0]).at(pDiceListFetch, pHTTPClient)
+}
+
+// dieListFetches finds the frontend's requests for the die list: its client
+// spans for GET /dice (the path in url.full, or in the span's name), or
+// the parents of a die-service span; each with its trace.
+func (o *Observation) dieListFetches() ([]otlp.Span, []otlp.Trace) {
+	var spans []otlp.Span
+	var traces []otlp.Trace
+	for _, t := range o.Store.Traces(0) {
+		for _, s := range t.Spans {
+			if s.Service != "frontend" || s.Kind != "Client" {
+				continue
+			}
+			full, _ := s.Attributes["url.full"].(string)
+			u, err := url.Parse(full)
+			_, parent := childOf(t, s.SpanID, "die-service")
+			if full != "" && err == nil && u.Path == "/dice" || s.Name == "GET /dice" || parent {
+				spans, traces = append(spans, s), append(traces, t)
+			}
+		}
+	}
+	return spans, traces
+}
+
+// childOf finds a span of service whose parent is the span id in t.
+func childOf(t otlp.Trace, id, service string) (otlp.Span, bool) {
+	for _, s := range t.Spans {
+		if s.ParentSpanID == id && s.Service == service {
+			return s, true
+		}
+	}
+	return otlp.Span{}, false
+}
+
+func countRoots(spans []otlp.Span) int {
+	n := 0
+	for _, s := range spans {
+		if s.ParentSpanID == "" {
+			n++
+		}
+	}
+	return n
 }
 
 func orNone(service string) string {
