@@ -15,7 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/go-o11y-workshop/kit/stack/internal/stagebuild"
+	"github.com/go-o11y-workshop/kit/workshop/stage"
 )
 
 type composeService struct {
@@ -58,7 +58,7 @@ func composeMounts(t *testing.T, file, service string) map[string]string {
 }
 
 func stageCompose(root string, n int) string {
-	return filepath.Join(stagebuild.StageDir(root, n), "compose.yaml")
+	return filepath.Join(stage.Dir(root, n), "compose.yaml")
 }
 
 var (
@@ -135,8 +135,7 @@ func TestStageComposeFiles(t *testing.T) {
 		t.Run("stage"+strconv.Itoa(n), func(t *testing.T) {
 			var c composeFile
 			readYAML(t, stageCompose(root, n), &c)
-			services, err := stagebuild.Services(root, n)
-			require.NoError(t, err)
+			services := stageServices(t, n)
 			require.Len(t, c.Services, len(services))
 			assert.True(t, c.Networks["default"].External)
 			assert.Equal(t, "${O11Y_NETWORK:-o11y-workshop}", c.Networks["default"].Name)
@@ -185,18 +184,23 @@ func TestStageComposeFiles(t *testing.T) {
 func TestComposeConfigValid(t *testing.T) {
 	compose := requireCompose(t)
 	root := repoRoot(t)
-	files := []string{filepath.Join(root, "stack", "compose.yaml")}
+	files := map[string]int{filepath.Join(root, "stack", "compose.yaml"): 0}
 	for n := range stagePorts {
-		files = append(files, stageCompose(root, n))
+		files[stageCompose(root, n)] = n
 	}
-	for _, f := range files {
+	for f, n := range files {
 		rel, _ := filepath.Rel(root, f)
 		t.Run(rel, func(t *testing.T) {
 			t.Parallel()
+			var env []string
+			if n > 0 { // a stage builds from what `workshop pack N` writes
+				dir, _ := packStage(t, n)
+				env = append(env, fmt.Sprintf("STAGE%d_BUILD_CONTEXT=%s", n, dir))
+			}
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
 			argv := append(append([]string{}, compose...), "-f", f, "config", "-q")
-			_, err := run(ctx, root, nil, argv...)
+			_, err := run(ctx, root, env, argv...)
 			assert.NoError(t, err)
 		})
 	}

@@ -14,8 +14,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
-
-	"github.com/go-o11y-workshop/kit/stack/internal/stagebuild"
 )
 
 // tempoExemplarLabel is the label of the exemplars Tempo's metrics
@@ -233,8 +231,7 @@ func TestCorrelationWithTheServices(t *testing.T) {
 			spans := stage.sink.received()
 			require.NotEmpty(t, spans, "the services exported no span")
 
-			services, err := stagebuild.Services(root, n)
-			require.NoError(t, err)
+			services := stageServices(t, n)
 			var c composeFile
 			readYAML(t, stageCompose(root, n), &c)
 			seen := map[string]bool{}

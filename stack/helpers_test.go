@@ -3,10 +3,13 @@ package stack
 import (
 	"bytes"
 	"context"
+	"debug/elf"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -15,22 +18,133 @@ import (
 	"github.com/stretchr/testify/require"
 	"gopkg.in/yaml.v3"
 
-	"github.com/go-o11y-workshop/kit/stack/internal/stagebuild"
+	"github.com/go-o11y-workshop/kit/workshop/stage"
 )
 
-// stagePorts is the port table of SPEC §3: stage → service → port.
-var stagePorts = map[int]map[string]int{
-	1: {"dice-roller": 8100},
-	2: {"dice-roller": 8101, "frontend": 8102},
-	3: {"die-service": 8103, "dice-roller": 8104, "frontend": 8105},
-	4: {"die-service": 8106, "dice-roller": 8107, "frontend": 8108},
+// stagePorts is the port table of SPEC §3 as the workshop declares it
+// (workshop/stage): stage → service → port.
+var stagePorts = func() map[int]map[string]int {
+	out := map[int]map[string]int{}
+	for n := 1; ; n++ {
+		services, err := stage.Layout(n)
+		if err != nil {
+			return out
+		}
+		out[n] = map[string]int{}
+		for _, s := range services {
+			out[n][s.Name] = s.Port
+		}
+	}
+}()
+
+// stageServices lists the services of stage n, dependencies first.
+func stageServices(t *testing.T, n int) []string {
+	t.Helper()
+	services, err := stage.Layout(n)
+	require.NoError(t, err)
+	names := make([]string, len(services))
+	for i, s := range services {
+		names[i] = s.Name
+	}
+	return names
 }
 
 func repoRoot(t *testing.T) string {
 	t.Helper()
-	root, err := stagebuild.Root(".")
+	root, err := stage.Root(".")
 	require.NoError(t, err)
 	return root
+}
+
+// scratch is this test binary's temporary folder (the workshop CLI, packed
+// stages), removed by TestMain.
+var scratch = sync.OnceValues(func() (string, error) { return os.MkdirTemp("", "o11y-stack-test-") })
+
+func removeScratch() {
+	if dir, err := scratch(); err == nil {
+		_ = os.RemoveAll(dir)
+	}
+}
+
+// workshopCLI builds the workshop CLI once per test binary: the stack packs
+// its stages with it, as `make stageN-docker` does (it asks the Docker
+// engine for its architecture).
+var workshopCLI = sync.OnceValues(func() (string, error) {
+	dir, err := scratch()
+	if err != nil {
+		return "", err
+	}
+	root, err := stage.Root(".")
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "workshop")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	if _, err := run(ctx, root, nil, "go", "build", "-o", bin, "./workshop/cmd/workshop"); err != nil {
+		return "", err
+	}
+	return bin, nil
+})
+
+// packed is stage n's build context as `workshop pack N` writes it (the
+// services and the probe for the engine's architecture, the Dockerfile),
+// made once per test binary.
+type packedStage struct {
+	once sync.Once
+	dir  string
+	arch string // GOARCH of the packed binaries: the engine's
+	err  error
+}
+
+var packs sync.Map // stage → *packedStage
+
+func packStage(t *testing.T, n int) (dir, arch string) {
+	t.Helper()
+	v, _ := packs.LoadOrStore(n, &packedStage{})
+	p := v.(*packedStage)
+	p.once.Do(func() { p.dir, p.arch, p.err = pack(n) })
+	require.NoError(t, p.err, "workshop pack %d", n)
+	return p.dir, p.arch
+}
+
+func pack(n int) (dir, arch string, err error) {
+	cli, err := workshopCLI()
+	if err != nil {
+		return "", "", err
+	}
+	root, err := stage.Root(".")
+	if err != nil {
+		return "", "", err
+	}
+	base, err := scratch()
+	if err != nil {
+		return "", "", err
+	}
+	dir = filepath.Join(base, "stage"+strconv.Itoa(n))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	if _, err := run(ctx, root, nil, cli, "pack", strconv.Itoa(n), stage.Dir(root, n), "--out", dir); err != nil {
+		return "", "", err
+	}
+	arch, err = elfArch(filepath.Join(dir, "probe"))
+	return dir, arch, err
+}
+
+// elfArch is the GOARCH of a Linux binary.
+func elfArch(path string) (string, error) {
+	f, err := elf.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	switch f.Machine {
+	case elf.EM_X86_64:
+		return "amd64", nil
+	case elf.EM_AARCH64:
+		return "arm64", nil
+	}
+	return "", fmt.Errorf("%s: a binary for %s, which the stack's tests do not know", path, f.Machine)
 }
 
 func readYAML(t *testing.T, path string, v any) {

@@ -22,7 +22,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/go-o11y-workshop/kit/stack/internal/prombuild"
-	"github.com/go-o11y-workshop/kit/stack/internal/stagebuild"
 )
 
 // expectKind is what a dashboard expression must show once the stages ran.
@@ -390,7 +389,12 @@ func TestPrometheusRunsTheDashboards(t *testing.T) {
 	compose := requireCompose(t)
 	requireEngine(t)
 	root := repoRoot(t)
-	arch := stagebuild.EngineArch(context.Background())
+	// The stages packed as `make stageN-docker` packs them, for the
+	// engine's architecture, which Prometheus's image must have too.
+	var arch string
+	for n := range stagePorts {
+		_, arch = packStage(t, n)
+	}
 	bins := prometheusBinaries(t, prombuild.Platform{GOOS: "linux", GOARCH: arch})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
@@ -453,6 +457,13 @@ func TestPrometheusRunsTheDashboards(t *testing.T) {
 	}
 	// First scrape before any traffic, then two rounds, each scraped.
 	require.NoError(t, prom.waitScraped(ctx, jobs, started))
+	// The dice-roller of stages 3–4 learns a die at its first lookup and
+	// creates the die's series at 0 then (dieKnown); a scrape between that
+	// lookup and the first failure, as on any real day, is what lets rate()
+	// see the failure. Without it the test fails whenever the very first
+	// risky roll is the failure (1 run in 10).
+	eachStage(func(n int, urls map[string]string) error { return untilSucceeds(entry(urls)+"/roll?die=risky", 300) })
+	require.NoError(t, prom.waitScraped(ctx, jobs, time.Now()))
 	eachStage(func(n int, urls map[string]string) error { return firstContact(urls, n) })
 	require.NoError(t, prom.waitScraped(ctx, jobs, time.Now()))
 	eachStage(func(n int, urls map[string]string) error { return steadyTraffic(urls, n, 7*time.Second) })
@@ -530,27 +541,13 @@ type composedStage struct {
 	containers map[string]string // service → container id
 }
 
-// composeStage builds stage n's images the way `make stageN-docker` does
-// (binaries and probe on the host, FROM scratch, nothing pulled), runs its
-// compose file on network with every published port moved to a free one,
-// and waits until the probe says every service is healthy.
+// composeStage runs stage n's compose file the way `make stageN-docker`
+// does, from what `workshop pack N` wrote (binaries and probe built on the
+// host, FROM scratch, nothing pulled), on network with every published port
+// moved to a free one, and waits until the probe says every service is
+// healthy.
 func composeStage(ctx context.Context, t *testing.T, compose []string, root string, n int, network, id string) (*composedStage, error) {
-	buildCtx, err := os.MkdirTemp("", "o11y-stack-test-")
-	if err != nil {
-		return nil, err
-	}
-	t.Cleanup(func() { os.RemoveAll(buildCtx) })
-	opts := stagebuild.Options{GOARCH: stagebuild.EngineArch(ctx), Probe: true}
-	if err := stagebuild.Build(ctx, root, n, filepath.Join(buildCtx, "bin"), opts); err != nil {
-		return nil, err
-	}
-	dockerfile, err := os.ReadFile(filepath.Join(stagebuild.StageDir(root, n), "Dockerfile"))
-	if err != nil {
-		return nil, err
-	}
-	if err := os.WriteFile(filepath.Join(buildCtx, "Dockerfile"), dockerfile, 0o644); err != nil {
-		return nil, err
-	}
+	buildCtx, _ := packStage(t, n)
 
 	s := &composedStage{urls: map[string]string{}, containers: map[string]string{}}
 	project := fmt.Sprintf("o11ytest%ss%d", id, n)

@@ -7,21 +7,19 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"regexp"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/go-o11y-workshop/kit/stack/internal/stagebuild"
+	"github.com/go-o11y-workshop/kit/workshop/stage"
 )
 
 func TestMain(m *testing.M) {
 	code := m.Run()
 	stopSharedStages()
+	removeScratch()
 	os.Exit(code)
 }
 
@@ -92,15 +90,11 @@ func stopSharedStages() {
 	}
 }
 
-// launchStage builds stage n's services on the host and runs them on free
-// ports, wired to each other, with no roll delay, exporting their spans to
-// an OTLP sink of their own.
+// launchStage runs stage n's services here as the workshop runs them
+// (stage.StartLocal: one build, free ports, wired to each other), with no
+// roll delay, exporting their spans to an OTLP sink of their own.
 func launchStage(n int) (s *runningStage, err error) {
-	root, err := stagebuild.Root(".")
-	if err != nil {
-		return nil, err
-	}
-	bin, err := os.MkdirTemp("", "o11y-stack-test-")
+	root, err := stage.Root(".")
 	if err != nil {
 		return nil, err
 	}
@@ -108,63 +102,44 @@ func launchStage(n int) (s *runningStage, err error) {
 	defer cancel()
 	sink, err := newOTLPSink()
 	if err != nil {
-		os.RemoveAll(bin)
 		return nil, err
 	}
 	s = &runningStage{n: n, urls: map[string]string{}, logs: map[string]*lockedBuffer{}, sink: sink}
-	var cmds []*exec.Cmd
+	services, err := stage.Layout(n)
+	if err != nil {
+		sink.close()
+		return nil, err
+	}
+	for _, svc := range services {
+		s.logs[svc.Name] = &lockedBuffer{}
+	}
+	sys, err := stage.StartLocal(ctx, stage.LocalOptions{
+		Dir: stage.Dir(root, n), Stage: n, FreePorts: true,
+		Env: []string{
+			"ROLL_MAX_DELAY=0",
+			"OTEL_EXPORTER_OTLP_ENDPOINT=" + s.sink.url,
+			"OTEL_BSP_SCHEDULE_DELAY=100", // export within a tenth of a second
+		},
+		Output: func(service string, line []byte) {
+			w := s.logs[service]
+			_, _ = w.Write(line)
+			_, _ = w.Write([]byte{'\n'})
+		},
+	})
 	s.stop = func() {
-		for _, cmd := range cmds {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
+		if sys != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), stage.DefaultStopTimeout)
+			defer cancel()
+			_ = sys.Stop(ctx)
 		}
 		s.sink.close()
-		_ = os.RemoveAll(bin)
 	}
-	defer func() {
-		if err != nil {
-			s.stop()
-		}
-	}()
-
-	if err := stagebuild.Build(ctx, root, n, bin, stagebuild.Options{GOOS: runtime.GOOS, GOARCH: runtime.GOARCH}); err != nil {
-		return s, err
-	}
-	services, err := stagebuild.Services(root, n)
 	if err != nil {
+		s.stop()
 		return s, err
 	}
-	ports := map[string]int{}
 	for _, svc := range services {
-		if ports[svc], err = freeTCPPort(); err != nil {
-			return s, err
-		}
-		s.urls[svc] = fmt.Sprintf("http://127.0.0.1:%d", ports[svc])
-	}
-	env := []string{
-		"ROLL_MAX_DELAY=0",
-		"OTEL_EXPORTER_OTLP_ENDPOINT=" + s.sink.url,
-		"OTEL_BSP_SCHEDULE_DELAY=100", // export within a tenth of a second
-	}
-	if u, ok := s.urls["dice-roller"]; ok {
-		env = append(env, "DICE_ROLLER_URL="+u)
-	}
-	if u, ok := s.urls["die-service"]; ok {
-		env = append(env, "DIE_SERVICE_URL="+u)
-	}
-	for _, svc := range services { // die-service first: the others look dice up at startup
-		cmd := exec.Command(filepath.Join(bin, svc))
-		cmd.Env = append(append(os.Environ(), env...), fmt.Sprintf("PORT=%d", ports[svc]))
-		out := &lockedBuffer{}
-		cmd.Stdout, cmd.Stderr = out, out
-		if err := cmd.Start(); err != nil {
-			return s, fmt.Errorf("%s: %w", svc, err)
-		}
-		cmds = append(cmds, cmd)
-		s.logs[svc] = out
-		if err := waitHealthy(s.urls[svc]+"/healthz", 15*time.Second); err != nil {
-			return s, err
-		}
+		s.urls[svc.Name] = sys.URL(svc.Name)
 	}
 	return s, nil
 }
@@ -201,24 +176,6 @@ func (s *runningStage) output() string {
 		fmt.Fprintf(&b, "--- stage %d %s:\n%s\n", s.n, svc, s.logs[svc].String())
 	}
 	return b.String()
-}
-
-func waitHealthy(url string, within time.Duration) error {
-	deadline := time.Now().Add(within)
-	var last error
-	for time.Now().Before(deadline) {
-		resp, err := http.Get(url)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-			err = errors.New(resp.Status)
-		}
-		last = err
-		time.Sleep(50 * time.Millisecond)
-	}
-	return fmt.Errorf("%s not healthy within %s: %v", url, within, last)
 }
 
 // trafficClient answers within a bound: a hung service fails the test, not CI.
@@ -259,6 +216,20 @@ func untilFails(url string, tries int) error {
 		}
 	}
 	return fmt.Errorf("GET %s: %d tries and not one failure", url, tries)
+}
+
+// untilSucceeds GETs url until it answers 200, at most tries times.
+func untilSucceeds(url string, tries int) error {
+	for range tries {
+		code, err := call(url)
+		if err != nil {
+			return err
+		}
+		if code == http.StatusOK {
+			return nil
+		}
+	}
+	return fmt.Errorf("GET %s: %d tries and not one success", url, tries)
 }
 
 // entry is where a learner's requests come in: the frontend from stage 2 on,

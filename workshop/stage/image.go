@@ -25,6 +25,10 @@ const (
 	imageUser   = "65534:65534"
 	imageBinary = "/service"
 	imageProbe  = "/probe"
+	// imageEnv makes the services listen on every interface of their
+	// container (they listen on loopback by default, for a laptop on a
+	// shared wifi); the engine publishes only the ports asked for.
+	imageEnv = "LISTEN_HOST=0.0.0.0"
 )
 
 // Dockerfile is the recipe as compose builds it from Pack's folder, one
@@ -38,6 +42,7 @@ func Dockerfile() string {
 		"# scratch has no shell and no curl: the healthcheck runs this tiny Go program.\n" +
 		"COPY probe " + imageProbe + "\n" +
 		"USER " + imageUser + "\n" +
+		"ENV " + imageEnv + "\n" +
 		"ENTRYPOINT [\"" + imageBinary + "\"]\n"
 }
 
@@ -57,7 +62,7 @@ func ImageArchive(w io.Writer, binary, arch, tag string, labels map[string]strin
 	config, err := json.Marshal(map[string]any{
 		"architecture": arch,
 		"os":           "linux",
-		"config":       map[string]any{"User": imageUser, "Entrypoint": []string{imageBinary}, "Labels": labels},
+		"config":       map[string]any{"User": imageUser, "Env": []string{imageEnv}, "Entrypoint": []string{imageBinary}, "Labels": labels},
 		"rootfs":       map[string]any{"type": "layers", "diff_ids": []string{fmt.Sprintf("sha256:%x", sha256.Sum256(layer.Bytes()))}},
 	})
 	if err != nil {

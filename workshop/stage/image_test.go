@@ -58,6 +58,7 @@ func TestBothRenderingsOfTheRecipeAgree(t *testing.T) {
 		Architecture, OS string
 		Config           struct {
 			User       string
+			Env        []string
 			Entrypoint []string
 			Labels     map[string]string
 		}
@@ -86,6 +87,10 @@ func TestBothRenderingsOfTheRecipeAgree(t *testing.T) {
 	assert.Equal(t, user[1], config.Config.User)
 	assert.Equal(t, "65534:65534", config.Config.User, "unprivileged")
 	assert.Equal(t, []string{entry[1]}, config.Config.Entrypoint)
+	env := regexp.MustCompile(`(?m)^ENV (\S+)$`).FindStringSubmatch(dockerfile)
+	require.NotNil(t, env)
+	assert.Equal(t, []string{env[1]}, config.Config.Env, "both recipes set the same environment")
+	assert.Equal(t, "LISTEN_HOST=0.0.0.0", env[1], "in its own network namespace a service answers on every interface")
 	assert.Equal(t, entry[1], copied[1], "the service is what runs")
 	for name, content := range inLayer {
 		assert.Equal(t, copied[1], "/"+name, "the binary is where the Dockerfile copies it")

@@ -50,29 +50,64 @@ func PeerEnv(services []Service, url func(Service) string) []string {
 	return env
 }
 
+// MaxLineBytes bounds one line a LineWriter hands over: a service that
+// prints without a newline must not grow the buffer for ever. A longer line
+// is cut there, with TruncatedMark at its end, and its rest is skipped.
+const MaxLineBytes = 64 << 10
+
+// TruncatedMark ends a line that LineWriter cut at MaxLineBytes.
+const TruncatedMark = " …[line truncated]"
+
 // LineWriter splits a stream into lines and hands each to fn. Chunks need
 // not end on a newline (container logs do not).
 type LineWriter struct {
-	fn  func(line []byte)
-	buf []byte
+	fn       func(line []byte)
+	buf      []byte
+	skipping bool // the current line was cut: drop up to its newline
 }
 
 // NewLineWriter hands each line written to it to fn, without its newline.
 func NewLineWriter(fn func(line []byte)) *LineWriter { return &LineWriter{fn: fn} }
 
 func (w *LineWriter) Write(p []byte) (int, error) {
-	w.buf = append(w.buf, p...)
-	for {
-		i := bytes.IndexByte(w.buf, '\n')
-		if i < 0 {
-			break
+	n := len(p)
+	for len(p) > 0 {
+		i := bytes.IndexByte(p, '\n')
+		if w.skipping {
+			if i < 0 {
+				return n, nil
+			}
+			w.skipping, p = false, p[i+1:]
+			continue
 		}
-		line := make([]byte, i)
-		copy(line, w.buf[:i])
-		w.buf = w.buf[i+1:]
+		if i < 0 {
+			w.buf = append(w.buf, p...)
+			if len(w.buf) > MaxLineBytes {
+				w.cut()
+			}
+			return n, nil
+		}
+		w.buf = append(w.buf, p[:i]...)
+		p = p[i+1:]
+		if len(w.buf) > MaxLineBytes {
+			w.cut()
+			w.skipping = false // the newline was just seen
+			continue
+		}
+		line := w.buf
+		w.buf = nil
 		w.fn(line)
 	}
-	return len(p), nil
+	return n, nil
+}
+
+// cut hands over the first MaxLineBytes of the buffered line, marked, and
+// skips the rest of it.
+func (w *LineWriter) cut() {
+	line := append(w.buf[:MaxLineBytes:MaxLineBytes], TruncatedMark...)
+	w.buf = nil
+	w.skipping = true
+	w.fn(line)
 }
 
 // Flush hands over a last line that had no newline.
@@ -81,4 +116,5 @@ func (w *LineWriter) Flush() {
 		w.fn(w.buf)
 		w.buf = nil
 	}
+	w.skipping = false
 }

@@ -129,3 +129,25 @@ func TestStartLocalReportsACrashAtStartup(t *testing.T) {
 	})
 	assert.ErrorContains(t, err, "dice-roller exited during startup (exit status 2)")
 }
+
+// TestLineWriterBoundsALine: a service that prints without a newline must
+// not grow the writer's buffer for ever; the line is cut and marked, the
+// rest of it skipped, and the next line comes through whole.
+func TestLineWriterBoundsALine(t *testing.T) {
+	var lines []string
+	w := NewLineWriter(func(l []byte) { lines = append(lines, string(l)) })
+	chunk := []byte(strings.Repeat("x", 1<<20))
+	for range 100 { // 100 MB without a newline
+		n, err := w.Write(chunk)
+		require.NoError(t, err)
+		require.Equal(t, len(chunk), n)
+		require.LessOrEqual(t, len(w.buf), MaxLineBytes)
+	}
+	_, _ = w.Write([]byte("tail\nnext\n" + strings.Repeat("y", MaxLineBytes+5) + "\nlast"))
+	w.Flush()
+	require.Len(t, lines, 4)
+	assert.Equal(t, strings.Repeat("x", MaxLineBytes)+TruncatedMark, lines[0])
+	assert.Equal(t, "next", lines[1])
+	assert.Equal(t, strings.Repeat("y", MaxLineBytes)+TruncatedMark, lines[2])
+	assert.Equal(t, "last", lines[3])
+}

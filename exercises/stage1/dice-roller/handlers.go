@@ -64,7 +64,7 @@ func (s *server) handleRoll(w http.ResponseWriter, r *http.Request) {
 	// exercise 1.3: begin
 	// TODO (exercise 1.3): Describe the roll on its span — read step 1.3 (workshop show 1 3); hints: workshop hint 1.3
 	// exercise 1.3: end
-	die := r.URL.Query().Get("die")
+	die := service.Param(r, "die")
 	s.log.InfoContext(ctx, "roll request received", "die_type", die)
 	// exercise 1.3: begin
 	// TODO (exercise 1.3): Describe the roll on its span — read step 1.3 (workshop show 1 3); hints: workshop hint 1.3

@@ -64,7 +64,7 @@ func (s *server) handleIndex(w http.ResponseWriter, _ *http.Request) {
 func (s *server) handleRoll(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	span := trace.SpanFromContext(ctx)
-	die := r.URL.Query().Get("die")
+	die := service.Param(r, "die")
 	s.log.InfoContext(ctx, "roll request received", "die_type", die)
 	span.SetAttributes(attribute.String("die.type", die))
 

@@ -6,7 +6,6 @@ import (
 	"context"
 	"os"
 	"os/signal"
-	"strconv"
 	"syscall"
 	"time"
 
@@ -60,7 +59,7 @@ func main() {
 	srv := newServer(cfg, tel)
 
 	logger.Info("dice-roller started", "port", cfg.port, "roll_max_delay", cfg.maxDelay.String())
-	addr := ":" + strconv.Itoa(cfg.port)
+	addr := service.ListenAddr(cfg.port)
 	if err := service.Run(ctx, addr, srv.routes(), logger, cfg.shutdownTimeout, shutdownOTel); err != nil {
 		logger.Error("dice-roller stopped", "error", err.Error())
 		os.Exit(1)

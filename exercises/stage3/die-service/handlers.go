@@ -68,7 +68,7 @@ func (s *server) handleDice(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	id := r.URL.Query().Get("identifier")
+	id := service.Param(r, "identifier")
 	// exercise 3.1: begin
 	// TODO (exercise 3.1): Instrument the die-service — read step 3.1 (workshop show 3 1); hints: workshop hint 3.1
 	// exercise 3.1: end

@@ -6,7 +6,6 @@ import (
 	"context"
 	"os"
 	"os/signal"
-	"strconv"
 	"syscall"
 	"time"
 
@@ -63,7 +62,7 @@ func main() {
 
 	logger.Info("die-service started", "port", cfg.port, "dice_loaded", len(catalog),
 		"identifiers", catalog.Identifiers())
-	addr := ":" + strconv.Itoa(cfg.port)
+	addr := service.ListenAddr(cfg.port)
 	if err := service.Run(ctx, addr, srv.routes(), logger, cfg.shutdownTimeout, shutdownOTel); err != nil {
 		logger.Error("die-service stopped", "error", err.Error())
 		os.Exit(1)

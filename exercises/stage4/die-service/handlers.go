@@ -72,7 +72,7 @@ func (s *server) handleDice(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	id := r.URL.Query().Get("identifier")
+	id := service.Param(r, "identifier")
 	span := trace.SpanFromContext(ctx)
 	span.SetAttributes(attribute.String("die.identifier", id))
 

@@ -5,8 +5,9 @@
 //	go run ./stack/cmd/prombuild
 //
 // builds for this machine (promtool checks the config here) and for Linux on
-// the Docker engine's architecture (Prometheus runs in a container), and
-// prints the folders. .ci/run starts it in the background so the build
+// this machine's architecture, which is the Docker engine's here and on
+// Docker Desktop (Prometheus runs in a container; a test that finds another
+// engine architecture builds that one itself), and prints the folders. .ci/run starts it in the background so the build
 // overlaps the other modules' tests; the stack's tests wait for it.
 package main
 
@@ -19,17 +20,16 @@ import (
 	"syscall"
 
 	"github.com/go-o11y-workshop/kit/stack/internal/prombuild"
-	"github.com/go-o11y-workshop/kit/stack/internal/stagebuild"
 )
 
 func main() {
-	hostOnly := flag.Bool("host-only", false, "build for this machine only, not for the Docker engine")
+	hostOnly := flag.Bool("host-only", false, "build for this machine only, not for Linux containers")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	platforms := []prombuild.Platform{prombuild.Host()}
 	if !*hostOnly {
-		if engine := (prombuild.Platform{GOOS: "linux", GOARCH: stagebuild.EngineArch(ctx)}); engine != platforms[0] {
+		if engine := (prombuild.Platform{GOOS: "linux", GOARCH: platforms[0].GOARCH}); engine != platforms[0] {
 			platforms = append(platforms, engine)
 		}
 	}

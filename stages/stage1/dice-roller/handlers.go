@@ -67,7 +67,7 @@ func (s *server) handleRoll(w http.ResponseWriter, r *http.Request) {
 	// exercise 1.3: begin
 	span := trace.SpanFromContext(ctx)
 	// exercise 1.3: end
-	die := r.URL.Query().Get("die")
+	die := service.Param(r, "die")
 	s.log.InfoContext(ctx, "roll request received", "die_type", die)
 	// exercise 1.3: begin
 	span.SetAttributes(attribute.String("die.type", die))

@@ -6,7 +6,6 @@ import (
 	"context"
 	"os"
 	"os/signal"
-	"strconv"
 	"syscall"
 	"time"
 
@@ -63,7 +62,7 @@ func main() {
 	srv := newServer(cfg, tel)
 
 	logger.Info("frontend started", "port", cfg.port, "dice_roller_url", cfg.diceRollerURL)
-	addr := ":" + strconv.Itoa(cfg.port)
+	addr := service.ListenAddr(cfg.port)
 	if err := service.Run(ctx, addr, srv.routes(), logger, cfg.shutdownTimeout, shutdownOTel); err != nil {
 		logger.Error("frontend stopped", "error", err.Error())
 		os.Exit(1)

@@ -92,7 +92,7 @@ func (s *server) handlePage(w http.ResponseWriter, r *http.Request) {
 
 // handleRoll relays GET /roll?die= to the dice-roller.
 func (s *server) handleRoll(w http.ResponseWriter, r *http.Request) {
-	die := r.URL.Query().Get("die")
+	die := service.Param(r, "die")
 	s.relay(w, r, die, "/roll", url.Values{"die": {die}})
 }
 

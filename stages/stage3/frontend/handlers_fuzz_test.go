@@ -38,10 +38,10 @@ func FuzzRollQuery(f *testing.F) {
 
 		s.frontend.srv.routes().ServeHTTP(w, req)
 
-		// The model: the handler reads the query as url.ParseQuery does,
+		// The model: the handler reads the query as url.ParseQuery does (cut to MaxParamBytes),
 		// ignoring the pairs it cannot decode.
 		q, _ := url.ParseQuery(rawQuery)
-		die := q.Get("die")
+		die := service.Cut(q.Get("die")) // what it repeats is cut (service.Param)
 		var wantMessage string
 		switch {
 		case die == "":

@@ -6,7 +6,6 @@ import (
 	"context"
 	"os"
 	"os/signal"
-	"strconv"
 	"syscall"
 	"time"
 
@@ -74,7 +73,7 @@ func main() {
 		_, _ = srv.catalog.List(ctx)
 	}()
 
-	addr := ":" + strconv.Itoa(cfg.port)
+	addr := service.ListenAddr(cfg.port)
 	if err := service.Run(ctx, addr, srv.routes(), logger, cfg.shutdownTimeout, shutdownOTel); err != nil {
 		logger.Error("frontend stopped", "error", err.Error())
 		os.Exit(1)

@@ -73,7 +73,7 @@ func (s *server) handleIndex(w http.ResponseWriter, _ *http.Request) {
 func (s *server) handleRoll(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	span := trace.SpanFromContext(ctx)
-	die := r.URL.Query().Get("die")
+	die := service.Param(r, "die")
 	s.log.InfoContext(ctx, "roll request received", "die_type", die)
 	span.SetAttributes(attribute.String("die.type", die))
 
@@ -117,8 +117,7 @@ func (s *server) handleRollAsync(w http.ResponseWriter, r *http.Request) {
 	// exercise 4.3: begin
 	span := trace.SpanFromContext(ctx)
 	// exercise 4.3: end
-	q := r.URL.Query()
-	die := q.Get("die")
+	die := service.Param(r, "die")
 	// exercise 4.3: begin
 	span.SetAttributes(attribute.String("die.type", die))
 	// exercise 4.3: end
@@ -128,7 +127,7 @@ func (s *server) handleRollAsync(w http.ResponseWriter, r *http.Request) {
 		s.invalid(ctx, w, "die", errMissingDie.Error())
 		return
 	}
-	times, err := service.ParseTimes(q.Get("times"))
+	times, err := service.ParseTimes(service.Param(r, "times"))
 	if err != nil {
 		s.invalid(ctx, w, "times", err.Error())
 		return

@@ -49,7 +49,7 @@ func FuzzRollQuery(f *testing.F) {
 		// The model: the handlers read the query as url.ParseQuery does,
 		// ignoring the pairs it cannot decode.
 		q, _ := url.ParseQuery(rawQuery)
-		die, rawTimes := q.Get("die"), q.Get("times")
+		die, rawTimes := service.Cut(q.Get("die")), service.Cut(q.Get("times")) // cut as service.Param does
 		_, knownDie := testDice[die]
 		times, timesErr := service.ParseTimes(rawTimes)
 		wantStatus := http.StatusOK

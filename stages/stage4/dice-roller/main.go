@@ -6,7 +6,6 @@ import (
 	"context"
 	"os"
 	"os/signal"
-	"strconv"
 	"syscall"
 	"time"
 
@@ -66,7 +65,7 @@ func main() {
 
 	logger.Info("dice-roller started", "port", cfg.port, "die_service_url", cfg.dieServiceURL,
 		"roll_max_delay", cfg.maxDelay.String())
-	addr := ":" + strconv.Itoa(cfg.port)
+	addr := service.ListenAddr(cfg.port)
 	if err := service.Run(ctx, addr, srv.routes(), logger, cfg.shutdownTimeout, shutdownOTel); err != nil {
 		logger.Error("dice-roller stopped", "error", err.Error())
 		os.Exit(1)

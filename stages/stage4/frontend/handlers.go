@@ -94,14 +94,13 @@ func (s *server) handlePage(w http.ResponseWriter, r *http.Request) {
 
 // handleRoll relays GET /roll?die= to the dice-roller.
 func (s *server) handleRoll(w http.ResponseWriter, r *http.Request) {
-	die := r.URL.Query().Get("die")
+	die := service.Param(r, "die")
 	s.relay(w, r, die, "/roll", url.Values{"die": {die}}, nil)
 }
 
 // handleRollAsync relays GET /roll-async?die=&times= to the dice-roller.
 func (s *server) handleRollAsync(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	die, rawTimes := q.Get("die"), q.Get("times")
+	die, rawTimes := service.Param(r, "die"), service.Param(r, "times")
 	s.relay(w, r, die, "/roll-async", url.Values{"die": {die}, "times": {rawTimes}}, func() error {
 		times, err := service.ParseTimes(rawTimes)
 		if err != nil {

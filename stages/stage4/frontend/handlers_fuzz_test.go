@@ -45,7 +45,7 @@ func FuzzRollQuery(f *testing.F) {
 		// The model: the handlers read the query as url.ParseQuery does,
 		// ignoring the pairs it cannot decode.
 		q, _ := url.ParseQuery(rawQuery)
-		die, rawTimes := q.Get("die"), q.Get("times")
+		die, rawTimes := service.Cut(q.Get("die")), service.Cut(q.Get("times")) // cut as service.Param does
 		knownDie := die == "fair" || die == "risky"
 		times, timesErr := service.ParseTimes(rawTimes)
 		var wantMessage string

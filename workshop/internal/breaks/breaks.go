@@ -34,6 +34,9 @@ type Break struct {
 	// Edits turn the reference into the broken variant. File is relative to
 	// the stage module; Old must occur in it exactly once.
 	Edits []Edit
+	// Env is added to the services' environment after the runner's own, for
+	// a break whose effect the runner's settings would hide.
+	Env []string
 }
 
 // Edit is one exact text replacement.
@@ -97,8 +100,8 @@ var All = []Break{
 		Name:    "no-flush",
 		Summary: "the shutdown func SetupOTelSDK returns is a no-op, so spans still queued at exit are lost",
 		Stages:  []int{1, 2, 3, 4},
-		LookFor: "roll and press Ctrl-C at once (within a second): the last line `workshop up` prints counts the spans " +
-			"the services' final flush delivered, 0 here where the reference delivers the last request's spans " +
+		LookFor: "roll and press Ctrl-C at once (within a few seconds): the last line `workshop up` prints counts the spans " +
+			"the services' final flush delivered, 0 here where the reference delivers the last requests' spans " +
 			"(on a server: the requests in flight at every deploy)",
 		Edits: []Edit{{
 			File: "internal/telemetry/otel.go",
@@ -107,6 +110,10 @@ var All = []Break{
 				"\t// batcher still holds when the service stops is never exported.\n" +
 				"\treturn func(context.Context) error { return nil }, nil\n",
 		}},
+		// The SDK's default export interval, as on a server: `up` exports
+		// every half second for a live viewer, and an export between the
+		// last request and the exit would deliver what this break loses.
+		Env: []string{"OTEL_BSP_SCHEDULE_DELAY=5000"},
 	},
 	{
 		Name:    "raw-url-label",

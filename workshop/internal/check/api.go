@@ -57,50 +57,19 @@ func checkAPI(o *Observation) error {
 	return nil
 }
 
-// atIfFailure points a *Failure at places; other errors pass as they are.
-func atIfFailure(err error, places ...*place) error {
-	if f, ok := err.(*Failure); ok {
-		return f.at(places...)
-	}
-	return err
-}
-
-// badInput is one bad request, what its error must mention, why it is bad
-// (for the learner) and where it is refused.
-type badInput struct {
-	probe   string
-	status  int
-	mention []string // the error message must contain each (case-insensitive)
-	why     string
-	where   []*place
-}
-
+// checkBadInput sends nothing of its own: the bad requests are the probes
+// of the table that are refused.
 func checkBadInput(o *Observation) error {
-	unknownDie := "an unknown die is the caller's mistake, so 4xx; a 5xx would say the server failed"
-	if o.has("die-service") {
-		unknownDie += " (503 is for a die-service that cannot answer)"
-	}
-	times := "times must be a whole number from 1 to 20"
-	cases := []badInput{
-		{"missing-die", http.StatusBadRequest, []string{"die"}, "the die parameter is missing", []*place{pRoll}},
-		{"unknown-die", http.StatusBadRequest, []string{"fair", "risky"}, unknownDie, []*place{pResolveDie, pDieLookup}},
-		{"wrong-method", http.StatusMethodNotAllowed, nil, "/roll exists, but only for GET", []*place{pRollerRoutes}},
-	}
-	if o.has("frontend") {
-		cases = append(cases, badInput{"frontend-unknown-die", http.StatusBadRequest, []string{"fair", "risky"},
-			"the frontend refuses an unknown die itself, before calling the dice-roller", []*place{pRelay}})
-	}
-	if o.has("die-service") {
-		cases = append(cases, badInput{"unknown-identifier", http.StatusNotFound, []string{"fair", "risky"},
-			"no die has that identifier", []*place{pHandleDice}})
-	}
-	if o.Stage >= 4 {
-		for _, probe := range []string{"times-missing", "times-not-int", "times-zero", "times-too-big"} {
-			cases = append(cases, badInput{probe, http.StatusBadRequest, []string{"1", "20"}, times, []*place{pRollAsync, pParseTimes}})
+	for _, p := range o.probesOf(phaseTraffic) {
+		c := p.refused
+		if c == nil {
+			continue
 		}
-	}
-	for _, c := range cases {
-		a, err := o.answer(c.probe)
+		why := c.why
+		if o.has("die-service") {
+			why += c.withDieService
+		}
+		a, err := o.answer(p.name)
 		if err != nil {
 			return atIfFailure(err, c.where...)
 		}
@@ -108,11 +77,11 @@ func checkBadInput(o *Observation) error {
 			Error string `json:"error"`
 		}
 		decodeErr := json.Unmarshal(a.Body, &body)
-		if a.Status != c.status {
-			return fail(fmt.Sprintf("the %s to answer %s with %d %s: %s", a.Service, a.Request(), c.status, http.StatusText(c.status), c.why),
+		if a.Status != p.status {
+			return fail(fmt.Sprintf("the %s to answer %s with %d %s: %s", a.Service, a.Request(), p.status, http.StatusText(p.status), why),
 				fmt.Sprintf("%d %s", a.Status, short(a.Body))).at(c.where...)
 		}
-		if c.status == http.StatusMethodNotAllowed {
+		if p.status == http.StatusMethodNotAllowed {
 			continue
 		}
 		if decodeErr != nil || body.Error == "" {

@@ -13,7 +13,7 @@ import (
 // fresh GOCACHE makes every package compile again, as on a learner's first
 // check). The warm runs of every stage:
 //
-//	go test -run '^$' -bench 'Check/.*/warm' -benchtime 1x ./internal/check/
+//	go test -run '^$' -bench 'Check/.*/.*/warm' -benchtime 1x ./internal/check/
 func BenchmarkCheck(b *testing.B) {
 	runtimes := []string{"local"}
 	if _, err := runtime.DetectEngine(b.Context()); err == nil {

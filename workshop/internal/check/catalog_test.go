@@ -22,6 +22,7 @@ import (
 	"github.com/go-o11y-workshop/kit/workshop/internal/lesson"
 	"github.com/go-o11y-workshop/kit/workshop/internal/otlp"
 	"github.com/go-o11y-workshop/kit/workshop/internal/repo"
+	"github.com/go-o11y-workshop/kit/workshop/internal/session"
 	"github.com/go-o11y-workshop/kit/workshop/stage"
 )
 
@@ -120,7 +121,7 @@ func TestReportAndJSON(t *testing.T) {
 	require.NoError(t, WriteJSON(&out, res))
 	var j JSON
 	require.NoError(t, json.Unmarshal(out.Bytes(), &j))
-	assert.Equal(t, 2, j.Schema)
+	assert.Equal(t, JSONSchema, j.Schema)
 	assert.False(t, j.OK)
 	assert.Equal(t, 1, j.Passed)
 	assert.Equal(t, 3, j.Total)
@@ -276,4 +277,17 @@ func TestReadmeNamesEveryCheck(t *testing.T) {
 		assert.True(t, strings.Contains(string(readme), "| `"+s.key+"` |"), "README.md's table of checks lists %s", s.key)
 	}
 	assert.True(t, strings.Contains(string(readme), fmt.Sprintf(`"schema": %d`, JSONSchema)), "README.md documents the JSON schema %d", JSONSchema)
+}
+
+// A service that logs in a loop pushes the roll's lines out of the bounded
+// capture: logs-trace then says so instead of blaming the logging.
+func TestLogsTraceSaysWhenTheCaptureDroppedLines(t *testing.T) {
+	o := &Observation{Stage: 1, Services: []string{"dice-roller"}}
+	o.AddLog("dice-roller", []byte(`{"timestamp":"2026-11-29T09:00:00Z","level":"INFO","message":"roll result","trace_id":"x"}`))
+	for range session.MaxLinesPerService {
+		o.AddLog("dice-roller", []byte(`{"timestamp":"2026-11-29T09:00:00Z","level":"INFO","message":"again"}`))
+	}
+	err := checkLogsTrace(o)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "none among the lines kept (1 earlier lines of the dice-roller were not kept")
 }

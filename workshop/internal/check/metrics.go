@@ -1,11 +1,17 @@
 package check
 
 import (
+	"bytes"
 	"fmt"
+	"math"
+	"net/http"
 	"slices"
+	"sort"
 	"strings"
 
 	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 )
 
 // closedSet fails when a label takes a value outside the allowed ones:
@@ -188,4 +194,163 @@ func checkAsyncMetrics(o *Observation) error {
 		return fail("async_rolls_in_progress back to 0 once every batch has answered", fmt.Sprint(v)+": a way out of a roll does not lower it").at(pRollOneMetrics)
 	}
 	return nil
+}
+
+func (o *Observation) family(service, name string) (*dto.MetricFamily, *Failure) {
+	if err := o.MetricsErr[service]; err != nil {
+		return nil, fail(fmt.Sprintf("%s's /metrics", service), err.Error())
+	}
+	f, ok := o.Metrics[service][name]
+	if !ok {
+		return nil, fail(fmt.Sprintf("the metric %s on the %s's /metrics", name, service), "no such metric; "+o.similarMetrics(service, name))
+	}
+	return f, nil
+}
+
+// similarMetrics names metrics close to a wanted one (a typo, a missing _total).
+func (o *Observation) similarMetrics(service, name string) string {
+	stem := strings.TrimSuffix(strings.TrimSuffix(name, "_total"), "_seconds")
+	var near []string
+	for n := range o.Metrics[service] {
+		if strings.Contains(n, stem) || strings.Contains(stem, strings.TrimSuffix(n, "_total")) {
+			near = append(near, n)
+		}
+	}
+	if len(near) > 0 {
+		sort.Strings(near)
+		return "similar: " + strings.Join(near, ", ")
+	}
+	// Name what is there, leaving out the Go runtime's own metrics.
+	var own []string
+	for n := range o.Metrics[service] {
+		if !strings.HasPrefix(n, "go_") && !strings.HasPrefix(n, "process_") && !strings.HasPrefix(n, "promhttp_") {
+			own = append(own, n)
+		}
+	}
+	if len(own) == 0 {
+		return "nothing similar, and no metric of its own is registered yet"
+	}
+	sort.Strings(own)
+	return "nothing similar; its own metrics are " + strings.Join(own, ", ")
+}
+
+// wantFamily checks a metric's type and label names.
+func (o *Observation) wantFamily(service, name string, typ dto.MetricType, labels ...string) (*dto.MetricFamily, *Failure) {
+	f, fl := o.family(service, name)
+	if fl != nil {
+		return nil, fl
+	}
+	if f.GetType() != typ {
+		return nil, fail(fmt.Sprintf("%s to be a %s", name, strings.ToLower(typ.String())), "a "+strings.ToLower(f.GetType().String()))
+	}
+	if len(f.GetMetric()) == 0 {
+		return nil, fail(fmt.Sprintf("%s labelled {%s}", name, strings.Join(labels, ",")), "a metric with no series: it is declared but never recorded")
+	}
+	want := append([]string(nil), labels...)
+	sort.Strings(want)
+	for _, m := range f.GetMetric() {
+		var got []string
+		for _, l := range m.GetLabel() {
+			got = append(got, l.GetName())
+		}
+		sort.Strings(got)
+		if !slices.Equal(got, want) {
+			return nil, fail(fmt.Sprintf("%s labelled {%s}", name, strings.Join(want, ",")), "a series "+labelsString(m))
+		}
+	}
+	return f, nil
+}
+
+// counted finds the series with exactly these label values and reports
+// whether something was recorded in it: a counter above 0, a histogram with
+// observations. A series created at 0 up front does not count.
+func counted(f *dto.MetricFamily, labels map[string]string) bool {
+	m := series(f, labels)
+	return m != nil && (m.GetCounter().GetValue() > 0 || m.GetHistogram().GetSampleCount() > 0)
+}
+
+// series finds the series with exactly these label values.
+func series(f *dto.MetricFamily, labels map[string]string) *dto.Metric {
+	for _, m := range f.GetMetric() {
+		if len(m.GetLabel()) != len(labels) {
+			continue
+		}
+		ok := true
+		for _, l := range m.GetLabel() {
+			if labels[l.GetName()] != l.GetValue() {
+				ok = false
+			}
+		}
+		if ok {
+			return m
+		}
+	}
+	return nil
+}
+
+func listSeries(f *dto.MetricFamily) string {
+	var s []string
+	for _, m := range f.GetMetric() {
+		s = append(s, labelsString(m))
+	}
+	if len(s) == 0 {
+		return "no series"
+	}
+	if len(s) > 8 {
+		s = append(s[:8], fmt.Sprintf("… (%d series)", len(f.GetMetric())))
+	}
+	return "series " + strings.Join(s, " ")
+}
+
+func labelValues(f *dto.MetricFamily, label string) []string {
+	seen := map[string]bool{}
+	for _, m := range f.GetMetric() {
+		for _, l := range m.GetLabel() {
+			if l.GetName() == label {
+				seen[l.GetValue()] = true
+			}
+		}
+	}
+	out := make([]string, 0, len(seen))
+	for v := range seen {
+		out = append(out, v)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func buckets(m *dto.Metric) []float64 {
+	var out []float64
+	for _, b := range m.GetHistogram().GetBucket() {
+		if math.IsInf(b.GetUpperBound(), 1) {
+			continue // the text format lists +Inf; client_golang adds it by itself
+		}
+		out = append(out, b.GetUpperBound())
+	}
+	return out
+}
+
+// parseMetrics reads a service's answer to GET /metrics in the text format.
+func parseMetrics(a *Answer) (map[string]*dto.MetricFamily, error) {
+	if a.Err != nil {
+		return nil, a.Err
+	}
+	if a.Status != http.StatusOK {
+		return nil, fmt.Errorf("GET /metrics answered %d %s", a.Status, http.StatusText(a.Status))
+	}
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(bytes.NewReader(a.Body))
+	if err != nil {
+		return nil, fmt.Errorf("GET /metrics is not in the Prometheus text format: %w", err)
+	}
+	return families, nil
+}
+
+// labelsString formats a series' labels for messages: {a="x",b="y"}.
+func labelsString(m *dto.Metric) string {
+	var parts []string
+	for _, l := range m.GetLabel() {
+		parts = append(parts, fmt.Sprintf("%s=%q", l.GetName(), l.GetValue()))
+	}
+	return "{" + strings.Join(parts, ",") + "}"
 }

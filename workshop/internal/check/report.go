@@ -46,6 +46,10 @@ func WriteReport(w io.Writer, r *Result, color bool) {
 			fmt.Fprintf(w, "  %s  %s  %s\n", paint(green, "PASS"), name, o.Title)
 			continue
 		}
+		if o.Skipped { // why is said once, by the failure it follows from
+			fmt.Fprintf(w, "  %s  %s  %s\n", paint(yellow, "SKIP"), name, o.Title)
+			continue
+		}
 		failing = append(failing, "check "+o.ID)
 		fmt.Fprintf(w, "  %s  %s  %s\n", paint(red, "FAIL"), name, o.Title)
 		if f := o.Failure; f != nil {
@@ -67,10 +71,14 @@ func WriteReport(w io.Writer, r *Result, color bool) {
 	}
 	fmt.Fprintln(w)
 	summary := fmt.Sprintf("%d/%d checks pass", r.Passed(), len(r.Outcomes))
+	skipped := ""
+	if n := r.Skipped(); n > 0 {
+		skipped = fmt.Sprintf(" %d skipped: they need the stage to answer.", n)
+	}
 	if r.OK() {
 		fmt.Fprintln(w, paint(green, summary+": stage "+fmt.Sprint(r.Stage)+" is done."))
 	} else {
-		fmt.Fprintln(w, paint(red, summary+"; failing: "+strings.Join(failing, ", ")+"."))
+		fmt.Fprintln(w, paint(red, summary+"; failing: "+strings.Join(failing, ", ")+"."+skipped))
 	}
 }
 
@@ -119,8 +127,10 @@ func indent(s, prefix string) string {
 }
 
 // JSONSchema is the version of the JSON shape. 2: a check's "id" is its
-// key ("async-children"), "where" lists the places to look.
-const JSONSchema = 2
+// key ("async-children"), "where" lists the places to look. 3: a check's
+// "status" may be "skip" (not evaluated: the stage did not answer), with
+// the reason in "seen".
+const JSONSchema = 3
 
 // JSON is the stable machine-readable shape of a result (schema JSONSchema).
 type JSON struct {
@@ -141,7 +151,7 @@ type JSON struct {
 type JSONCheck struct {
 	ID       string  `json:"id"` // the check's key
 	Title    string  `json:"title"`
-	Status   string  `json:"status"` // "pass" or "fail"
+	Status   string  `json:"status"` // "pass", "fail" or "skip"
 	Expected string  `json:"expected,omitempty"`
 	Seen     string  `json:"seen,omitempty"`
 	Trace    string  `json:"trace,omitempty"`
@@ -159,7 +169,10 @@ func (r *Result) ToJSON() JSON {
 	}
 	for _, o := range r.Outcomes {
 		c := JSONCheck{ID: o.ID, Title: o.Title, Status: "pass", Step: o.Step}
-		if !o.Passed {
+		switch {
+		case o.Skipped:
+			c.Status, c.Seen = "skip", o.Err
+		case !o.Passed:
 			c.Status, c.Hint, c.Where, c.Step = "fail", o.HintText(), o.Places(), o.StepToRead()
 			if o.Failure != nil {
 				c.Expected, c.Seen, c.Trace = o.Failure.Expected, o.Failure.Seen, o.Failure.Trace
@@ -170,11 +183,11 @@ func (r *Result) ToJSON() JSON {
 	return j
 }
 
-// Failing lists the ids of the checks that failed.
+// Failing lists the ids of the checks that failed (skipped ones are not).
 func (r *Result) Failing() []string {
 	var ids []string
 	for _, o := range r.Outcomes {
-		if !o.Passed {
+		if !o.Passed && !o.Skipped {
 			ids = append(ids, o.ID)
 		}
 	}

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
+	"net"
 	"strconv"
 	"sync"
 	"time"
@@ -17,10 +17,6 @@ import (
 	"github.com/go-o11y-workshop/kit/workshop/internal/session"
 	"github.com/go-o11y-workshop/kit/workshop/stage"
 )
-
-// asyncTimes is the batch size of the async probe: ten rolls make concurrent
-// and sequential batches easy to tell apart.
-const asyncTimes = 10
 
 // What the check sets in the services' environment, and the waits those
 // settings bound.
@@ -46,12 +42,17 @@ type Options struct {
 	Runtime string // "docker", "local" or "auto"
 	// Progress receives one line per phase ("building…"), for people.
 	Progress io.Writer
+	// ProbeBudget bounds the whole probe traffic; 0 is probeBudget.
+	ProbeBudget time.Duration
 }
 
 // Outcome is the result of one check.
 type Outcome struct {
 	Check
-	Passed  bool
+	Passed bool
+	// Skipped: not evaluated, because what it reads never came (the stage
+	// did not answer); Err says why. A skipped check has not passed.
+	Skipped bool
 	Failure *Failure
 	Err     string // the failure as one line, also set when Failure is nil
 }
@@ -107,6 +108,17 @@ func (r *Result) Passed() int {
 	return n
 }
 
+// Skipped counts the checks that were skipped.
+func (r *Result) Skipped() int {
+	n := 0
+	for _, o := range r.Outcomes {
+		if o.Skipped {
+			n++
+		}
+	}
+	return n
+}
+
 // OK reports whether every check passed.
 func (r *Result) OK() bool {
 	return r.Setup == nil && len(r.Outcomes) > 0 && r.Passed() == len(r.Outcomes)
@@ -138,12 +150,16 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 
 	fmt.Fprintf(progress, "building and starting stage %d from %s (%s runtime)…\n", o.Stage, o.Dir, res.Runtime)
-	// The receiver listens on every interface: containers reach it through
-	// host.docker.internal.
+	// The receiver listens on loopback, or for containers on the address
+	// they reach as host.docker.internal: never on the room's network.
+	receiver, err := receiverAddr(ctx, res.Runtime)
+	if err != nil {
+		return nil, err
+	}
 	sess, err := session.Start(ctx, session.Options{
 		Stage: o.Stage, Dir: o.Dir, Runtime: res.Runtime, FreePorts: true, Drain: drain,
 		Env:    []string{"ROLL_MAX_DELAY=100ms", "OTEL_BSP_SCHEDULE_DELAY=" + strconv.Itoa(int(exportInterval.Milliseconds()))},
-		Output: obs.AddLog, Receiver: "0.0.0.0:0",
+		Output: obs.AddLog, Receiver: receiver,
 	})
 	if err != nil {
 		res.Setup = err
@@ -157,23 +173,27 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	obs.Store = sess.Store
 
 	fmt.Fprintln(progress, "sending traffic…")
-	p := &prober{client: &http.Client{Timeout: 10 * time.Second}, obs: obs}
-	probe(ctx, p, obs, sess)
-	for _, s := range obs.Services {
-		obs.Metrics[s], obs.MetricsErr[s] = scrape(ctx, p.client, sess.URL(s)+"/metrics")
+	p := newProber(obs, sess.URL, o.ProbeBudget)
+	defer p.client.CloseIdleConnections()
+	p.sendTraffic(ctx)
+	if a := obs.Stalled; a != nil {
+		fmt.Fprintf(progress, "the %s did not answer %s in time: the stage hangs, nothing more is sent.\n", a.Service, a.Request())
 	}
 	// What arrived is evaluated once every service has stopped: its final
 	// flush has then delivered all it had, and nothing is waited for that
 	// may never come.
 	fmt.Fprintln(progress, "stopping the stage…")
-	stopAfterExport(ctx, p, obs, sess)
+	stopAfterExport(ctx, p, sess)
+	for _, s := range obs.Services {
+		if note := obs.LogsDropped(s); note != "" {
+			fmt.Fprintln(progress, note)
+		}
+	}
 	if ctx.Err() != nil {
 		return res, ctx.Err()
 	}
 
-	for _, c := range Catalog(o.Stage) {
-		res.Outcomes = append(res.Outcomes, evaluate(c, obs))
-	}
+	res.Outcomes = evaluateAll(Catalog(o.Stage), obs)
 	res.fillLogTail(obs)
 	return res, nil
 }
@@ -183,6 +203,9 @@ func (r *Result) fillLogTail(obs *Observation) {
 		lines := obs.Logs(s)
 		if len(lines) > 15 {
 			lines = lines[len(lines)-15:]
+		}
+		if note := obs.LogsDropped(s); note != "" {
+			lines = append([]string{note}, lines...)
 		}
 		r.LogTail[s] = lines
 	}
@@ -212,6 +235,43 @@ func evaluate(c Check, obs *Observation) (out Outcome) {
 	return out
 }
 
+// evaluateAll evaluates the checks of a stage in report order. When the
+// stage did not answer the probe traffic, that is said once, by the first
+// check that needs the traffic, and the others that need it are skipped:
+// their failures would only repeat it, with hints that blame the wrong code.
+func evaluateAll(checks []Check, obs *Observation) []Outcome {
+	var out []Outcome
+	cause := ""
+	for _, c := range checks {
+		switch {
+		case obs.Stalled == nil || c.needs != needsTraffic:
+			out = append(out, evaluate(c, obs))
+		case cause == "":
+			cause = c.ID
+			out = append(out, Outcome{Check: c, Failure: stalled(obs.Stalled)})
+			out[len(out)-1].Err = out[len(out)-1].Failure.Error()
+		default:
+			out = append(out, Outcome{Check: c, Skipped: true,
+				Err: "skipped: the stage did not answer the checks' requests (check " + cause + " says why)"})
+		}
+	}
+	return out
+}
+
+// stalled is the failure of a stage that did not answer a probe in time.
+func stalled(a *Answer) *Failure {
+	f := fail(fmt.Sprintf("the %s to answer %s", a.Service, a.Request()),
+		fmt.Sprintf("no answer after %s, though it answers /healthz: it hangs on its requests, so every check that needs an answer was skipped. (%v)",
+			a.Done.Sub(a.Sent).Round(100*time.Millisecond), a.Err)).at(routesOf(a.Service))
+	f.hint = stalledHint
+	return f
+}
+
+// stalledHint is the hint of a stage that hangs.
+const stalledHint = "A request that never answers waits for something that does not come: a channel nobody sends on, a lock held elsewhere, " +
+	"a WaitGroup or errgroup Wait for a goroutine that never returns, or a call to another service with no timeout. " +
+	"Run the stage (workshop up) and send the request yourself; a goroutine dump (kill -QUIT the service) shows where it waits."
+
 func chooseRuntime(ctx context.Context, want string) (string, error) {
 	switch want {
 	case "docker":
@@ -230,35 +290,17 @@ func chooseRuntime(ctx context.Context, want string) (string, error) {
 	return "", fmt.Errorf("unknown runtime %q; valid: docker, local, auto", want)
 }
 
-// probe sends the stage's known traffic.
-func probe(ctx context.Context, p *prober, obs *Observation, sys *session.Session) {
-	roller := sys.URL("dice-roller")
-	p.do(ctx, "roll", "dice-roller", http.MethodGet, roller+"/roll?die=fair")
-	p.do(ctx, "missing-die", "dice-roller", http.MethodGet, roller+"/roll")
-	p.do(ctx, "unknown-die", "dice-roller", http.MethodGet, roller+"/roll?die=no-such-die")
-	p.do(ctx, "wrong-method", "dice-roller", http.MethodPost, roller+"/roll?die=fair")
-	if obs.has("die-service") {
-		ds := sys.URL("die-service")
-		p.do(ctx, "dice-list", "die-service", http.MethodGet, ds+"/dice")
-		p.do(ctx, "dice-spec", "die-service", http.MethodGet, ds+"/dice?identifier=fair")
-		p.do(ctx, "unknown-identifier", "die-service", http.MethodGet, ds+"/dice?identifier=no-such-die")
+// receiverAddr is where the OTLP receiver of a check listens (any port).
+func receiverAddr(ctx context.Context, rt string) (string, error) {
+	if rt != "docker" {
+		return "127.0.0.1:0", nil
 	}
-	if obs.has("frontend") {
-		fe := sys.URL("frontend")
-		p.do(ctx, "page", "frontend", http.MethodGet, fe+"/")
-		p.do(ctx, "frontend-roll", "frontend", http.MethodGet, fe+"/roll?die=fair")
-		p.do(ctx, "frontend-unknown-die", "frontend", http.MethodGet, fe+"/roll?die=no-such-die")
+	host, err := runtime.ReceiverHost(ctx)
+	if err != nil {
+		return "", err
 	}
-	if obs.Stage >= 4 {
-		p.do(ctx, "async", "frontend", http.MethodGet, sys.URL("frontend")+"/roll-async?die=fair&times="+strconv.Itoa(asyncTimes))
-		for name, times := range map[string]string{"times-missing": "", "times-not-int": "&times=abc", "times-zero": "&times=0", "times-too-big": "&times=21"} {
-			p.do(ctx, name, "dice-roller", http.MethodGet, roller+"/roll-async?die=fair"+times)
-		}
-	}
+	return net.JoinHostPort(host, "0"), nil
 }
-
-// syncPaths are requests each service answers at once, with a span.
-var syncPaths = map[string]string{"dice-roller": "/roll", "frontend": "/", "die-service": "/dice"}
 
 // stopAfterExport stops each service once its batch timer has exported what
 // the traffic left queued, and tests the final flush on the way. Each
@@ -270,44 +312,34 @@ var syncPaths = map[string]string{"dice-roller": "/roll", "frontend": "/", "die-
 // next export, so only the flush on shutdown delivers it (the flush check).
 // Stopping after the export keeps a stage without that flush from failing
 // the other span checks too: the traffic's spans came by the timer.
-func stopAfterExport(ctx context.Context, p *prober, obs *Observation, sess *session.Session) {
+//
+// A stage that did not answer the traffic is sent nothing more: it is
+// stopped at once.
+func stopAfterExport(ctx context.Context, p *prober, sess *session.Session) {
+	obs := p.obs
 	syncs := map[string]*Answer{}
-	for _, s := range obs.Services {
-		syncs[s] = p.do(ctx, "sync-"+s, s, http.MethodGet, sess.URL(s)+syncPaths[s])
+	for _, pr := range obs.probesOf(phaseSync) {
+		if obs.Stalled == nil {
+			syncs[pr.service] = p.send(ctx, pr)
+		}
 	}
+	lasts := obs.probesOf(phaseLast)
 	var wg sync.WaitGroup
 	for _, s := range obs.Services {
 		wg.Go(func() {
-			wait, cancel := context.WithTimeout(ctx, exportWait)
-			_ = obs.Store.WaitFor(wait, func(st *otlp.Store) bool { return exportedAfter(st, s, syncs[s]) })
-			cancel()
-			if s == "dice-roller" { // the only writer of obs.Answers meanwhile
-				p.do(ctx, "last-roll", s, http.MethodGet, sess.URL(s)+"/roll")
+			if obs.Stalled == nil {
+				wait, cancel := context.WithTimeout(ctx, exportWait)
+				_ = obs.Store.WaitFor(wait, func(st *otlp.Store) bool { return exportedAfter(st, s, syncs[s]) })
+				cancel()
+				for _, pr := range lasts {
+					if pr.service == s { // the only writer of obs.Answers meanwhile
+						p.send(ctx, pr)
+					}
+				}
 			}
 			// Interrupted or not, the service drains and flushes.
 			_ = sess.StopService(context.WithoutCancel(ctx), s)
 		})
 	}
 	wg.Wait()
-}
-
-// exportedAfter reports whether a span of service for the request a has
-// arrived: in a's trace, or, from a service that does not continue the
-// caller's trace, any span of the service that started after a was sent.
-func exportedAfter(st *otlp.Store, service string, a *Answer) bool {
-	if t, ok := st.Trace(a.TraceID); ok {
-		for _, s := range t.Spans {
-			if s.Service == service {
-				return true
-			}
-		}
-	}
-	for _, t := range st.Traces(0) {
-		for _, s := range t.Spans {
-			if s.Service == service && !s.Start.Before(a.Sent) {
-				return true
-			}
-		}
-	}
-	return false
 }

@@ -54,6 +54,8 @@ var fixtures = []fixture{
 		Old: "label := unknownLabel\n", New: "label := die // the raw die, even one the die-service does not know\n"}}},
 	{fails: "three-service-trace", stage: 3, edits: []breaks.Edit{{File: "dice-roller/handlers.go",
 		Old: "client: tel.NewHTTPClient(0), // the lookup's context carries the timeout", New: "client: http.DefaultClient,"}}},
+	{fails: "three-service-trace", stage: 3, edits: []breaks.Edit{{File: "frontend/dice.go", // the starter's stub of exercise 3.4
+		Old: "req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.url+\"/dice\", nil)", New: "req, err := http.NewRequest(http.MethodGet, c.url+\"/dice\", nil)"}}},
 	{fails: "async-children", stage: 4, brk: "background-context"},
 	{fails: "async-overlap", stage: 4, edits: []breaks.Edit{{File: "dice-roller/batch.go",
 		Old: "g, ctx := errgroup.WithContext(ctx)\n", New: "g, ctx := errgroup.WithContext(ctx)\n\tg.SetLimit(1) // one roll at a time\n"}}},
@@ -70,6 +72,7 @@ func referenceDir(t testing.TB, stage int) string {
 	return repo.StageDir(root, stage)
 }
 
+// failing lists the checks that failed or were skipped: neither passed.
 func failing(res *Result) []string {
 	var keys []string
 	for _, o := range res.Outcomes {

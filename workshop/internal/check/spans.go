@@ -3,6 +3,7 @@ package check
 import (
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"sort"
 	"strings"
 	"time"
@@ -10,17 +11,174 @@ import (
 	"github.com/go-o11y-workshop/kit/workshop/internal/otlp"
 )
 
-// serverRoutes lists, per service, the server span a probe must have produced.
-func (o *Observation) serverRoutes() map[string]string {
-	routes := map[string]string{"dice-roller": "GET /roll"}
-	if o.has("frontend") {
-		routes["frontend"] = "GET /roll"
+// traceOf is the trace the CLI started for a probe.
+func (o *Observation) traceOf(name string) (otlp.Trace, *Answer, bool) {
+	a := o.Answers[name]
+	if a == nil {
+		return otlp.Trace{}, nil, false
 	}
-	if o.has("die-service") {
-		routes["die-service"] = "GET /dice"
-	}
-	return routes
+	t, ok := o.Store.Trace(a.TraceID)
+	return t, a, ok
 }
+
+func findSpan(t otlp.Trace, service, name, kind string) (otlp.Span, bool) {
+	for _, s := range t.Spans {
+		if s.Service == service && s.Name == name && (kind == "" || s.Kind == kind) {
+			return s, true
+		}
+	}
+	return otlp.Span{}, false
+}
+
+// spansOf lists every received span of a service with a given name.
+func (o *Observation) spansOf(service, name string) []otlp.Span {
+	var out []otlp.Span
+	for _, t := range o.Store.Traces(0) {
+		for _, s := range t.Spans {
+			if s.Service == service && s.Name == name {
+				out = append(out, s)
+			}
+		}
+	}
+	return out
+}
+
+// serverSpanNames lists the names of a service's server spans, for messages.
+func (o *Observation) serverSpanNames(service string) string {
+	seen := map[string]bool{}
+	for _, t := range o.Store.Traces(0) {
+		for _, s := range t.Spans {
+			if s.Service == service && s.Kind == "Server" {
+				seen[s.Name] = true
+			}
+		}
+	}
+	if len(seen) == 0 {
+		return fmt.Sprintf("no server span from %s at all (is its tracer provider set up and exporting?)", service)
+	}
+	names := make([]string, 0, len(seen))
+	for n := range seen {
+		names = append(names, fmt.Sprintf("%q", n))
+	}
+	sort.Strings(names)
+	return "server spans named " + strings.Join(names, ", ")
+}
+
+func attrType(v any) string {
+	switch v.(type) {
+	case int64:
+		return "int"
+	case bool:
+		return "bool"
+	case string:
+		return "string"
+	case float64:
+		return "double"
+	case nil:
+		return "missing"
+	}
+	return fmt.Sprintf("%T", v)
+}
+
+// wantAttrs checks that a span has each attribute with the given type
+// ("int", "bool", "string"), and the given value where values has one.
+func wantAttrs(s otlp.Span, types map[string]string, values map[string]any) *Failure {
+	keys := make([]string, 0, len(types))
+	for k := range types {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var problems []string
+	for _, k := range keys {
+		got, ok := s.Attributes[k]
+		switch {
+		case !ok:
+			problems = append(problems, fmt.Sprintf("%s (%s) is missing", k, types[k]))
+		case attrType(got) != types[k]:
+			problems = append(problems, fmt.Sprintf("%s is a %s (%v), want a %s", k, attrType(got), got, types[k]))
+		case values[k] != nil && got != values[k]:
+			problems = append(problems, fmt.Sprintf("%s = %v, want %v", k, got, values[k]))
+		}
+	}
+	if len(problems) == 0 {
+		return nil
+	}
+	want := make([]string, len(keys))
+	for i, k := range keys {
+		want[i] = fmt.Sprintf("%s (%s)", k, types[k])
+		if v := values[k]; v != nil {
+			want[i] = fmt.Sprintf("%s = %v (%s)", k, v, types[k])
+		}
+	}
+	return fail(fmt.Sprintf("the %s's span %q with the attributes %s", s.Service, s.Name, strings.Join(want, ", ")), strings.Join(problems, "; "))
+}
+
+// treeOf draws a trace as an indented tree with start offsets and durations.
+func treeOf(t otlp.Trace) string {
+	if len(t.Spans) == 0 {
+		return "  (no spans received)"
+	}
+	children := map[string][]otlp.Span{}
+	ids := map[string]bool{}
+	for _, s := range t.Spans {
+		ids[s.SpanID] = true
+	}
+	var roots []otlp.Span
+	for _, s := range t.Spans {
+		if s.ParentSpanID == "" || !ids[s.ParentSpanID] {
+			roots = append(roots, s)
+		} else {
+			children[s.ParentSpanID] = append(children[s.ParentSpanID], s)
+		}
+	}
+	start := t.Start()
+	var b strings.Builder
+	var walk func(s otlp.Span, depth int)
+	walk = func(s otlp.Span, depth int) {
+		fmt.Fprintf(&b, "  %s%s [%s, %s] +%s %s\n", strings.Repeat("  ", depth), s.Name, s.Service, strings.ToLower(s.Kind),
+			s.Start.Sub(start).Round(time.Millisecond), s.Duration().Round(100*time.Microsecond))
+		kids := children[s.SpanID]
+		sort.Slice(kids, func(i, j int) bool { return kids[i].Start.Before(kids[j].Start) })
+		for _, k := range kids {
+			walk(k, depth+1)
+		}
+	}
+	sort.Slice(roots, func(i, j int) bool { return roots[i].Start.Before(roots[j].Start) })
+	for _, r := range roots {
+		walk(r, 0)
+	}
+	return strings.TrimRight(b.String(), "\n")
+}
+
+// withTrace shows the trace received with a failure; an empty one says
+// nothing the failure does not.
+func withTrace(f *Failure, t otlp.Trace) *Failure {
+	if len(t.Spans) > 0 {
+		f.Trace = treeOf(t)
+	}
+	return f
+}
+
+// silent fails when a service exported no span at all: every span check of
+// that service would fail for the same reason, which is not theirs.
+func (o *Observation) silent(service string) *Failure {
+	for _, t := range o.Store.Traces(0) {
+		for _, s := range t.Spans {
+			if s.Service == service {
+				return nil
+			}
+		}
+	}
+	f := fail("spans from the "+service+", one per request at least",
+		"none at all: nothing was exported. The tracer provider is not set up (the global one does nothing until SetupOTelSDK installs one), or it exports somewhere else").at(pSDK)
+	f.hint = sdkHint
+	f.step = "1.1"
+	return f
+}
+
+// sdkHint is the hint of every failure caused by a service that exports nothing.
+const sdkHint = "Spans need the SDK first: SetupOTelSDK builds a tracer provider that batches spans to an OTLP exporter " +
+	"(sdktrace.NewTracerProvider with sdktrace.WithBatcher, otlptracehttp.New), installs it with otel.SetTracerProvider, and returns its Shutdown."
 
 // spanFor finds the span a service produced for a probe: in the trace the
 // CLI started when the service continued it, else the one that started while
@@ -201,7 +359,81 @@ func checkThreeServiceTrace(o *Observation) error {
 		return withTrace(fail("the lookup's client span to descend from the dice-roller's server span \"GET /roll\"",
 			"it does not: the request to the die-service is made with a context other than the request's"), t).at(pDieFetch, pDieLookup)
 	}
-	return nil
+	return o.checkDieListFetch()
+}
+
+// checkDieListFetch checks the frontend's requests for the die list: each
+// made with the ctx of what caused it, "load die list" at startup (the
+// receiver is up before the services start, so that trace is received) or
+// the request that found the list too old, so that its client span is a
+// child there and the die-service's "GET /dice" a child of the client span.
+func (o *Observation) checkDieListFetch() error {
+	fetches, traces := o.dieListFetches()
+	want := "the frontend's request for the die list (its client span \"GET /dice\") to be a child of the span that caused it: \"load die list\" at startup, the request that found the list too old later"
+	if len(fetches) == 0 {
+		return fail(want, "no client span of the frontend for a request to the die-service's /dice was received at all: "+
+			"the frontend fetches the list at startup, with the instrumented client (the telemetry package's NewHTTPClient)").at(pDiceListFetch, pHTTPClient)
+	}
+	for i, c := range fetches {
+		if c.ParentSpanID != "" {
+			continue
+		}
+		seen := fmt.Sprintf("%d of the frontend's %d die-list request(s), each the root of a trace of its own", countRoots(fetches), len(fetches))
+		if ds, ok := childOf(traces[i], c.SpanID, "die-service"); ok {
+			seen += fmt.Sprintf(", the die-service's %q under it", ds.Name)
+		}
+		return withTrace(fail(want, seen+": the request is made without the caller's ctx (http.NewRequest, or a context.Background()), "+
+			"so the client span starts a trace of its own instead of joining \"load die list\""), traces[i]).at(pDiceListFetch)
+	}
+	for i, c := range fetches {
+		if _, ok := childOf(traces[i], c.SpanID, "die-service"); ok {
+			return nil
+		}
+	}
+	return withTrace(fail("the die-service's server span \"GET /dice\" to be a child of the frontend's die-list client span",
+		fmt.Sprintf("%d die-list requests of the frontend, none with a span of the die-service under it: they carried no traceparent header", len(fetches))), traces[0]).at(pDiceListFetch, pHTTPClient)
+}
+
+// dieListFetches finds the frontend's requests for the die list: its client
+// spans for GET /dice (the path in url.full, or in the span's name), or
+// the parents of a die-service span; each with its trace.
+func (o *Observation) dieListFetches() ([]otlp.Span, []otlp.Trace) {
+	var spans []otlp.Span
+	var traces []otlp.Trace
+	for _, t := range o.Store.Traces(0) {
+		for _, s := range t.Spans {
+			if s.Service != "frontend" || s.Kind != "Client" {
+				continue
+			}
+			full, _ := s.Attributes["url.full"].(string)
+			u, err := url.Parse(full)
+			_, parent := childOf(t, s.SpanID, "die-service")
+			if full != "" && err == nil && u.Path == "/dice" || s.Name == "GET /dice" || parent {
+				spans, traces = append(spans, s), append(traces, t)
+			}
+		}
+	}
+	return spans, traces
+}
+
+// childOf finds a span of service whose parent is the span id in t.
+func childOf(t otlp.Trace, id, service string) (otlp.Span, bool) {
+	for _, s := range t.Spans {
+		if s.ParentSpanID == id && s.Service == service {
+			return s, true
+		}
+	}
+	return otlp.Span{}, false
+}
+
+func countRoots(spans []otlp.Span) int {
+	n := 0
+	for _, s := range spans {
+		if s.ParentSpanID == "" {
+			n++
+		}
+	}
+	return n
 }
 
 func orNone(service string) string {

@@ -87,7 +87,7 @@ func TestTimeOnTheCurrentStep(t *testing.T) {
 	assert.True(t, row().Stuck)
 
 	// A build failure says nothing of the step: the clock runs on.
-	post([]byte(`{"schema":2,"stage":4,"setup_error":"dice-roller does not build:\nbatch.go:12: undefined: g"}`), 0)
+	post([]byte(`{"schema":3,"stage":4,"setup_error":"dice-roller does not build:\nbatch.go:12: undefined: g"}`), 0)
 	clk.add(time.Minute)
 	assert.Equal(t, "step 4.2, and now the stage does not build or start", row().Position)
 	assert.Equal(t, 10*time.Minute, row().OnStep)
@@ -156,8 +156,21 @@ func TestTheReportIsTheOneCheckPrinted(t *testing.T) {
 	builds := &check.Result{Stage: 2, Dir: "exercises/stage2", Runtime: "local", Duration: time.Second,
 		Setup: &stage.BuildError{Service: "frontend", Output: "main.go:3: undefined: x\nmain.go:4: undefined: y"}}
 	starts := &check.Result{Stage: 1, Dir: "exercises/stage1", Runtime: "local", Setup: errors.New("the dice-roller exited: port 8100 in use")}
+	// A stage that hangs: one failure says so, the checks that need an
+	// answer are skipped (schema 3).
+	hangs := &check.Result{Stage: 3, Dir: "exercises/stage3", Runtime: "local", Duration: 17 * time.Second}
+	for i, c := range check.Catalog(3) {
+		o := check.Outcome{Check: c, Skipped: i > 0 && c.ID != "logs-json", Passed: c.ID == "logs-json"}
+		switch {
+		case i == 0:
+			o.Failure = &check.Failure{Expected: "the dice-roller to answer GET /roll?die=fair", Seen: "no answer after 15s"}
+		case o.Skipped:
+			o.Err = "skipped: the stage did not answer the checks' requests (check api says why)"
+		}
+		hangs.Outcomes = append(hangs.Outcomes, o)
+	}
 
-	for _, r := range []*check.Result{res, builds, starts} {
+	for _, r := range []*check.Result{res, builds, starts, hangs} {
 		var printed, js strings.Builder
 		check.WriteReport(&printed, r, false)
 		require.NoError(t, check.WriteJSON(&js, r))

@@ -46,7 +46,7 @@ func seedRoom(t *testing.T, tc *testClass, clk *clock) map[string]JoinResponse {
 				require.Equal(t, http.StatusOK, tc.post(t, joined[n].Token, simulatedStage(stage, len(catalogs[stage])), 40*time.Minute).status)
 			}
 			require.Equal(t, http.StatusOK, tc.post(t, joined[n].Token,
-				[]byte(`{"schema":2,"stage":4,"setup_error":"dice-roller does not build:\nbatch.go:31: undefined: errgroup"}`), time.Duration(i)*time.Minute).status)
+				[]byte(`{"schema":3,"stage":4,"setup_error":"dice-roller does not build:\nbatch.go:31: undefined: errgroup"}`), time.Duration(i)*time.Minute).status)
 			continue
 		}
 		last := 4 - i%3/2 // most are on stage 4, some still on 3

@@ -98,9 +98,9 @@ func DecodeResult(raw []byte) (Result, error) {
 		switch c.Status {
 		case "pass":
 			passed++
-		case "fail":
+		case "fail", "skip":
 		default:
-			return Result{}, fmt.Errorf("check %s has status %q; want pass or fail", c.ID, clean(c.Status, 20, false))
+			return Result{}, fmt.Errorf("check %s has status %q; want pass, fail or skip", c.ID, clean(c.Status, 20, false))
 		}
 	}
 	// The counts are recomputed, not trusted.
@@ -148,8 +148,11 @@ func Report(r Result) string {
 	}
 	for _, c := range r.Checks {
 		o := check.Outcome{Check: check.Check{ID: c.ID, Stage: r.Stage, Title: c.Title, Step: c.Step, Hint: c.Hint, Where: c.Where},
-			Passed: c.Status == "pass"}
-		if !o.Passed {
+			Passed: c.Status == "pass", Skipped: c.Status == "skip"}
+		switch {
+		case o.Skipped:
+			o.Err = c.Seen
+		case !o.Passed:
 			o.Failure = &check.Failure{Expected: c.Expected, Seen: c.Seen, Trace: c.Trace}
 		}
 		res.Outcomes = append(res.Outcomes, o)

@@ -51,7 +51,7 @@ type Limits struct {
 	ResultBurst        int           // results a learner may post at once (default 10: a retry and the new one)
 	OTLPBytesPerSecond int           // telemetry per learner, sustained (default 256 KiB/s)
 	MaxOTLPBody        int64         // one export request, also the burst (default 4 MiB)
-	Telemetry          otlp.Limits   // each learner's telemetry store (default 50 traces of at most 200 spans, 300 log lines per service)
+	Telemetry          otlp.Limits   // each learner's telemetry store (default 50 traces of at most 200 spans, 300 log lines per service, 2 MB)
 	MaxWatchers        int           // live board pages open at once (default 200)
 	JoinFailures       int           // wrong codes per address per minute (default 10)
 }
@@ -60,7 +60,8 @@ type Limits struct {
 var DefaultLimits = Limits{
 	MaxLearners: 500, ResultEvery: 2 * time.Second, ResultBurst: 10,
 	OTLPBytesPerSecond: 256 << 10, MaxOTLPBody: 4 << 20,
-	Telemetry:   otlp.Limits{MaxTraces: 50, MaxSpansPerTrace: 200, MaxLogsPerService: 300, MaxLogServices: 8},
+	Telemetry: otlp.Limits{MaxTraces: 50, MaxSpansPerTrace: 200, MaxLogsPerService: 300, MaxLogServices: 8,
+		MaxValueBytes: 1 << 10, MaxLogLineBytes: 4 << 10, MaxBytes: 2 << 20},
 	MaxWatchers: 200, JoinFailures: 10,
 }
 

@@ -147,12 +147,12 @@ func TestMalformedAndOversizedResultsAreRefused(t *testing.T) {
 		{"a string result", `{"result": "pass"}`, http.StatusBadRequest, "not check JSON"},
 		{"no schema", `{"result": {"stage": 1, "checks": [{"key": "api", "status": "pass"}]}}`, http.StatusBadRequest, "no schema version"},
 		{"an older schema", `{"result": {"schema": 1, "stage": 1, "checks": [{"id": "1.1", "key": "api", "status": "pass"}]}}`, http.StatusBadRequest, "update your checkout"},
-		{"no such stage", `{"result": {"schema": 2, "stage": 9, "checks": [{"key": "api", "status": "pass"}]}}`, http.StatusBadRequest, "no stage 9"},
-		{"a status that is neither", `{"result": {"schema": 2, "stage": 1, "checks": [{"id": "api", "status": "maybe"}]}}`, http.StatusBadRequest, `status "maybe"`},
-		{"a check without its id", `{"result": {"schema": 2, "stage": 1, "checks": [{"title": "The API answers", "status": "pass"}]}}`, http.StatusBadRequest, "has no id"},
-		{"nothing at all", `{"result": {"schema": 2, "stage": 1, "checks": []}}`, http.StatusBadRequest, "neither checks nor a setup error"},
+		{"no such stage", `{"result": {"schema": 3, "stage": 9, "checks": [{"key": "api", "status": "pass"}]}}`, http.StatusBadRequest, "no stage 9"},
+		{"a status that is neither", `{"result": {"schema": 3, "stage": 1, "checks": [{"id": "api", "status": "maybe"}]}}`, http.StatusBadRequest, `status "maybe"`},
+		{"a check without its id", `{"result": {"schema": 3, "stage": 1, "checks": [{"title": "The API answers", "status": "pass"}]}}`, http.StatusBadRequest, "has no id"},
+		{"nothing at all", `{"result": {"schema": 3, "stage": 1, "checks": []}}`, http.StatusBadRequest, "neither checks nor a setup error"},
 		{"too many checks", `{"result": ` + string(result(1, many...)) + `}`, http.StatusBadRequest, "at most 100"},
-		{"too large", `{"result": {"schema": 2, "stage": 1, "setup_error": "` + strings.Repeat("x", MaxResultBytes+2048) + `"}}`, http.StatusRequestEntityTooLarge, "larger than"},
+		{"too large", `{"result": {"schema": 3, "stage": 1, "setup_error": "` + strings.Repeat("x", MaxResultBytes+2048) + `"}}`, http.StatusRequestEntityTooLarge, "larger than"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -19,6 +19,7 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/go-o11y-workshop/kit/workshop/internal/hostile"
 	"github.com/go-o11y-workshop/kit/workshop/internal/otlp"
 )
 
@@ -152,4 +153,28 @@ func TestSetLearnerReplacesTheAttribute(t *testing.T) {
 		}
 		assert.Equal(t, 1, n)
 	}
+}
+
+// TestClassTelemetryStaysWithinItsBytes: a learner (or whoever has their
+// token) sending big attributes and log lines keeps the class server's
+// store of them within its byte budget (issue 14).
+func TestClassTelemetryStaysWithinItsBytes(t *testing.T) {
+	tc := startClass(t, Options{Limits: Limits{OTLPBytesPerSecond: 64 << 20, MaxOTLPBody: 16 << 20, Telemetry: DefaultLimits.Telemetry}})
+	sam := tc.join(t, "Sam")
+	for range 8 {
+		body, err := proto.Marshal(hostile.BigAttribute(3 << 20))
+		require.NoError(t, err)
+		a := tc.do(t, http.MethodPost, otlp.TracesPath, sam.Token, body, "Content-Type", "application/x-protobuf")
+		require.Equal(t, http.StatusOK, a.status, a.body)
+		body, err = proto.Marshal(hostile.BigLogLines(4, 1<<20))
+		require.NoError(t, err)
+		a = tc.do(t, http.MethodPost, otlp.LogsPath, sam.Token, body, "Content-Type", "application/x-protobuf")
+		require.Equal(t, http.StatusOK, a.status, a.body)
+	}
+	tc.mu.Lock()
+	store := tc.learners[sam.Learner].telemetry
+	tc.mu.Unlock()
+	st := store.Stats()
+	assert.LessOrEqual(t, st.Bytes, DefaultLimits.Telemetry.MaxBytes)
+	assert.Equal(t, 8+8*4, st.TruncatedValues)
 }

@@ -18,12 +18,16 @@ import (
 )
 
 func runCheck(env *Env, args []string) error {
-	fs := newFlags(env, "check", "N [DIR] [--runtime docker|local|auto] [--json]")
+	fs := newFlags(env, "check", "N [DIR] [--runtime docker|local|auto] [--json] [--watch]")
 	rt := fs.String("runtime", "auto", "how to run the stage: docker, local, or auto (docker when an engine answers)")
 	asJSON := fs.Bool("json", false, fmt.Sprintf("print the result as JSON (schema %d, see README)", check.JSONSchema))
+	watch := fs.Bool("watch", false, "check again on every save of a file of the stage, and say what changed (Ctrl-C to stop)")
 	rest, err := parse(fs, args)
 	if err != nil {
 		return err
+	}
+	if *watch && *asJSON {
+		return usagef("--watch draws report cards for people; it does not print JSON: drop one of them")
 	}
 	if len(rest) == 0 || len(rest) > 2 {
 		return usagef("check needs a stage and optionally a folder: workshop check 4, workshop check 4 stages/stage4")
@@ -48,6 +52,23 @@ func runCheck(env *Env, args []string) error {
 	sweep(ctx, env, *rt)
 	defer stage.KillStrays() // what slipped out of a stopped service unseen
 	progress := env.Stderr
+	if *watch {
+		err := check.Watch(ctx, check.WatchOptions{
+			Options: check.Options{Stage: n, Dir: dir, Runtime: *rt, Progress: progress},
+			Out:     env.Stdout, Color: env.color(), Clear: env.Terminal,
+			Ran: func(res *check.Result) {
+				if rootErr == nil {
+					saveResult(root, n, dir, res)
+					postToClass(env, root, n, dir, res)
+				}
+			},
+		})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(env.Stderr, "stopped watching: the stage was stopped, nothing is left running")
+		return nil
+	}
 	res, err := check.Run(ctx, check.Options{Stage: n, Dir: dir, Runtime: *rt, Progress: progress})
 	if err != nil {
 		return interrupted(env, ctx, err)

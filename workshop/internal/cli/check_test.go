@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/go-o11y-workshop/kit/workshop/internal/breaks"
+	"github.com/go-o11y-workshop/kit/workshop/internal/check"
 	"github.com/go-o11y-workshop/kit/workshop/internal/files"
 	"github.com/go-o11y-workshop/kit/workshop/internal/repo"
 	"github.com/go-o11y-workshop/kit/workshop/internal/runtime"
@@ -31,6 +32,7 @@ func TestCheckUsageErrors(t *testing.T) {
 		{[]string{"check", "7"}, 2, "no stage 7; stages are 1–4"},
 		{[]string{"check", "4", "--runtime", "podman"}, 2, `unknown runtime "podman"; valid: docker, local, auto`},
 		{[]string{"check", "4", "lesson"}, 2, "lesson is not a stage module (no go.mod there)"},
+		{[]string{"check", "4", "--watch", "--json"}, 2, "--watch draws report cards for people; it does not print JSON"},
 		{[]string{"check", "4"}, 1, "no exercise for stage 4 at " + filepath.Join(root, "exercises", "stage4") + " yet; check the reference with: workshop check 4 stages/stage4"},
 		{[]string{"grade"}, 2, "grade needs at least one learner checkout"},
 		{[]string{"grade", "x", "--csv", "--json"}, 2, "choose one of --csv and --json"},
@@ -95,7 +97,7 @@ func TestCheckRunsTheStageAndRemembersTheResult(t *testing.T) {
 	}
 	require.NoError(t, json.Unmarshal([]byte(out), &res))
 	assert.True(t, res.OK)
-	assert.Equal(t, 2, res.Schema)
+	assert.Equal(t, check.JSONSchema, res.Schema)
 	assert.Equal(t, "api", res.Checks[0].ID)
 
 	_, out, _ = run(t, root, "list")

@@ -235,6 +235,7 @@ func testUpShare(t *testing.T, bin, realRoot string) {
 	viewerPort, otlpPort := freePort(t), freePort(t)
 	p := startUp(t, bin, root, "up", "1", "--share", "--viewer-port", strconv.Itoa(viewerPort), "--otlp-port", strconv.Itoa(otlpPort))
 	p.waitOutput(t, "Ctrl-C stops everything")
+	// Printed before the summary, whose last line was waited for.
 	assert.Contains(t, p.out.String(), "sharing: the services' telemetry also goes to "+tc.url+", as Sam.")
 	assert.Equal(t, http.StatusOK, get(t, "http://127.0.0.1:8100/roll?die=fair").status)
 

@@ -148,7 +148,7 @@ func init() {
 		{"hint", "N.M", "the next hint of exercise N.M", runHint},
 		{"doctor", "", "check Go, Docker and the ports, for pasting to the instructor", runDoctor},
 		{"up", "N [--exercise] [--break NAME] [--no-viewer]", "run stage N on this machine with the built-in telemetry viewer (Ctrl-C stops it)", runUp},
-		{"check", "N [DIR] [--runtime docker|local|auto] [--json]", "run your stage (exercises/stageN, or DIR) and check its API, metrics, spans and logs", runCheck},
+		{"check", "N [DIR] [--runtime docker|local|auto] [--json] [--watch]", "run your stage (exercises/stageN, or DIR) and check its API, metrics, spans and logs", runCheck},
 		{"grade", "DIR... [--stage N] [--runtime docker|local] [--csv|--json]", "check many learners' checkouts and print one table", runGrade},
 		{"gen", "", "maintainers: regenerate exercises/ and solutions/ from the marked regions of stages/", runGen},
 		{"pack", "N [DIR] [--out DIR/bin]", "maintainers: build stage N's services, probe and Dockerfile for the Docker engine (make stageN-docker)", runPack},

@@ -181,10 +181,13 @@ func up(ctx context.Context, env *Env, o upOptions) (err error) {
 		// there (OTEL_*, ROLL_MAX_DELAY...) reaches it.
 		InheritEnv: true,
 	}
+	if o.brk != nil {
+		opts.Env = append(opts.Env, o.brk.Env...)
+	}
 	if o.viewer {
 		// The receiver and the viewer outlive the services, so the spans the
 		// services flush on their way out are still received.
-		opts.Receiver, opts.ReceiverMayBeTaken = "0.0.0.0:"+strconv.Itoa(o.otlpPort), true
+		opts.Receiver, opts.ReceiverMayBeTaken = otlp.LoopbackAddr(o.otlpPort), true
 		opts.Viewer = "127.0.0.1:" + strconv.Itoa(o.viewerPort)
 		opts.ViewerTitle = fmt.Sprintf("Stage %d", o.stage)
 		if o.brk != nil {
@@ -225,10 +228,12 @@ func up(ctx context.Context, env *Env, o upOptions) (err error) {
 			out.say("--share needs the built-in receiver: your telemetry is not shared with the class.")
 		}
 	}
-	out.summary(o, services)
 	if sharer != nil && !s.ReceiverTaken {
 		out.say("sharing: the services' telemetry also goes to %s, as %s.", o.share.Endpoint, o.share.Learner)
 	}
+	// Last, so that its closing line ("Ctrl-C stops everything") is the
+	// last thing printed before the services' own lines.
+	out.summary(o, services)
 
 	crashed := s.Wait(ctx)
 	if crashed != nil {

@@ -167,6 +167,9 @@ func TestUp(t *testing.T) {
 		require.Len(t, services, 1, "one service process: the dice-roller")
 
 		assert.Equal(t, http.StatusOK, get(t, "http://127.0.0.1:8100/roll?die=fair").status)
+		// Nobody else on the room's network reaches the receiver, the viewer
+		// or the service: everything listens on loopback only.
+		assertLoopbackOnly(t, otlpPort, viewerPort, 8100)
 		assert.Eventually(t, func() bool { return strings.Contains(get(t, viewerURL+"/").body, "GET /roll") },
 			30*time.Second, 100*time.Millisecond, "the viewer lists the trace")
 		assert.Eventually(t, func() bool { return strings.Contains(get(t, viewerURL+"/logs").body, "roll result") },
@@ -530,6 +533,35 @@ func skipUnlessFree(t *testing.T, port int) {
 }
 
 // assertFree asserts that nothing listens on the addresses any more.
+// assertLoopbackOnly asserts that ports answer on loopback and not on this
+// machine's other addresses, where the room's network would reach them.
+func assertLoopbackOnly(t *testing.T, ports ...int) {
+	t.Helper()
+	addrs, err := net.InterfaceAddrs()
+	require.NoError(t, err)
+	var lan []net.IP
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && !n.IP.IsLoopback() && n.IP.To4() != nil {
+			lan = append(lan, n.IP)
+		}
+	}
+	if len(lan) == 0 {
+		t.Log("no address but loopback on this machine: nothing to reach the ports from")
+	}
+	for _, port := range ports {
+		c, err := net.Dial("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+		if assert.NoError(t, err, "port %d answers on loopback", port) {
+			c.Close()
+		}
+		for _, ip := range lan {
+			c, err := net.DialTimeout("tcp", net.JoinHostPort(ip.String(), strconv.Itoa(port)), 2*time.Second)
+			if !assert.Error(t, err, "port %d answers on %s, where the room's network reaches it", port, ip) {
+				c.Close()
+			}
+		}
+	}
+}
+
 func assertFree(t *testing.T, addrs ...string) {
 	t.Helper()
 	for _, addr := range addrs {

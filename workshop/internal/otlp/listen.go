@@ -14,10 +14,14 @@ import (
 // DefaultPort is OTLP/HTTP's port, where the services send by default.
 const DefaultPort = 4318
 
-// DefaultAddr is where the receiver listens: the OTLP/HTTP port on every
-// interface, so services in containers reach it too (a receiver bound to
-// localhost is a classic cause of "no traces").
-var DefaultAddr = "0.0.0.0:" + strconv.Itoa(DefaultPort)
+// DefaultAddr is where the receiver listens: the OTLP/HTTP port on
+// loopback, where the local services send. Not every interface: anyone on a
+// conference wifi could push into a learner's viewer. Containers reach the
+// CLI through the Docker bridge's gateway instead (runtime.ReceiverHost).
+var DefaultAddr = LoopbackAddr(DefaultPort)
+
+// LoopbackAddr is port on 127.0.0.1.
+func LoopbackAddr(port int) string { return "127.0.0.1:" + strconv.Itoa(port) }
 
 // ErrAddrInUse is returned by Listen when the port is taken — usually by the
 // Docker stack's Alloy, which `workshop up` then sends telemetry to instead.

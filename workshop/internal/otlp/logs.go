@@ -5,46 +5,62 @@ import (
 	"slices"
 )
 
-// logRing keeps a service's most recent log records.
+// logRing keeps a service's most recent log records, oldest first from
+// head.
 type logRing struct {
-	buf     []LogRecord
-	next    int    // where the next record goes
+	recs    []LogRecord
+	sizes   []int
+	head    int
+	bytes   int
 	lastSeq uint64 // store-wide arrival number of the newest record
 }
 
-func (r *logRing) add(rec LogRecord, max int, seq uint64) {
-	if len(r.buf) < max {
-		r.buf = append(r.buf, rec)
-	} else {
-		r.buf[r.next] = rec
-	}
-	r.next = (r.next + 1) % max
+func (r *logRing) add(rec LogRecord, size int, seq uint64) {
+	r.recs = append(r.recs, rec)
+	r.sizes = append(r.sizes, size)
+	r.bytes += size
 	r.lastSeq = seq
 }
 
-func (r *logRing) len() int { return len(r.buf) }
+// dropOldest lets the oldest record go and returns its size.
+func (r *logRing) dropOldest() int {
+	size := r.sizes[r.head]
+	r.recs[r.head] = LogRecord{}
+	r.head++
+	r.bytes -= size
+	if r.head >= len(r.recs)-r.head { // compact: the slices do not grow for ever
+		r.recs = append(r.recs[:0:0], r.recs[r.head:]...)
+		r.sizes = append(r.sizes[:0:0], r.sizes[r.head:]...)
+		r.head = 0
+	}
+	return size
+}
+
+func (r *logRing) len() int { return len(r.recs) - r.head }
 
 // newestFirst appends the ring's records to out, newest arrival first.
 func (r *logRing) newestFirst(out []LogRecord) []LogRecord {
-	n := len(r.buf)
-	for i := range n {
-		out = append(out, r.buf[(r.next-1-i+n)%n])
+	for i := len(r.recs) - 1; i >= r.head; i-- {
+		out = append(out, r.recs[i])
 	}
 	return out
 }
 
-// AddLogs stores log records in their service's ring.
+// AddLogs stores log records in their service's ring, cutting messages to
+// MaxLogLineBytes and field values to MaxValueBytes.
 func (s *Store) AddLogs(records ...LogRecord) {
 	if len(records) == 0 {
 		return
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	b := bounder{maxValue: s.limits.MaxValueBytes}
 	for _, rec := range records {
 		rec.TraceID, rec.SpanID = normID(rec.TraceID), normID(rec.SpanID)
 		if rec.Service == "" {
 			rec.Service = unknownService
 		}
+		size := b.log(&rec, s.limits.MaxLogLineBytes)
 		r, ok := s.logs[rec.Service]
 		if !ok {
 			s.evictLogService()
@@ -52,9 +68,29 @@ func (s *Store) AddLogs(records ...LogRecord) {
 			s.logs[rec.Service] = r
 		}
 		s.logSeq++
-		r.add(rec, s.limits.MaxLogsPerService, s.logSeq)
+		r.add(rec, size, s.logSeq)
+		s.logSize += size
+		if r.len() > s.limits.MaxLogsPerService {
+			s.logSize -= r.dropOldest()
+			s.stats.DroppedLogs++
+		}
 	}
+	s.stats.TruncatedValues += b.truncated
+	s.enforceBytes()
 	s.notify()
+}
+
+// dropOldestLog lets go of the oldest line of the service holding the most
+// bytes of lines. The caller holds the write lock and a line is held.
+func (s *Store) dropOldestLog() {
+	var busiest *logRing
+	for _, r := range s.logs {
+		if r.len() > 0 && (busiest == nil || r.bytes > busiest.bytes) {
+			busiest = r
+		}
+	}
+	s.logSize -= busiest.dropOldest()
+	s.stats.DroppedLogs++
 }
 
 // evictLogService makes room for one more service's ring by dropping the
@@ -70,6 +106,8 @@ func (s *Store) evictLogService() {
 			victim, oldest = name, r.lastSeq
 		}
 	}
+	s.logSize -= s.logs[victim].bytes
+	s.stats.DroppedLogs += s.logs[victim].len()
 	delete(s.logs, victim)
 }
 

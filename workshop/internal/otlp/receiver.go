@@ -117,11 +117,13 @@ func (rc *Receiver) exportTraces(enc encoding, body []byte) (proto.Message, *htt
 	spans := spansFromProto(req)
 	resp := &coltracepb.ExportTraceServiceResponse{}
 	if rejected := rc.store.AddSpans(spans...); rejected > 0 {
+		l := rc.store.Limits()
 		// Partial success tells the SDK not to retry the refused spans.
 		resp.PartialSuccess = &coltracepb.ExportTracePartialSuccess{
 			RejectedSpans: int64(rejected),
-			ErrorMessage: fmt.Sprintf("%d of %d spans refused: missing ids, or more than %d spans in one trace",
-				rejected, len(spans), rc.store.Limits().MaxSpansPerTrace),
+			ErrorMessage: fmt.Sprintf("%d of %d spans refused: missing ids, more than %d spans in one trace, "+
+				"or more than %d spans or %d new traces in one request",
+				rejected, len(spans), l.MaxSpansPerTrace, l.MaxSpansPerRequest, l.MaxNewTracesPerRequest),
 		}
 	}
 	return resp, nil

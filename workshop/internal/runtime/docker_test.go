@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"strings"
 	"sync"
@@ -15,6 +16,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/moby/moby/api/types/network"
 
 	"github.com/go-o11y-workshop/kit/workshop/internal/repo"
 	"github.com/go-o11y-workshop/kit/workshop/stage"
@@ -50,10 +53,13 @@ func TestStartDockerRunsStageAndCleansUp(t *testing.T) {
 		t.Skip("builds images and runs containers")
 	}
 
-	// A stand-in OTLP receiver on all interfaces: the containers reach it
-	// through host.docker.internal.
+	// A stand-in OTLP receiver where the CLI's listens, on the bridge's
+	// gateway and not every interface: the containers still reach it through
+	// host.docker.internal.
 	var exports atomic.Int32
-	ln, err := net.Listen("tcp", "0.0.0.0:0")
+	host, err := ReceiverHost(t.Context())
+	require.NoError(t, err)
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
 	require.NoError(t, err)
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/v1/traces" {
@@ -140,4 +146,22 @@ func TestStartDockerCleansUpAContainerThatCrashes(t *testing.T) {
 	left, err := Sweep(t.Context(), true)
 	require.NoError(t, err)
 	assert.Equal(t, Leftovers{}, left, "a failed start removes what it created")
+}
+
+func TestReceiverHostIsTheBridgeGatewayWhenLocal(t *testing.T) {
+	gw := netip.MustParseAddr("172.17.0.1")
+	config := []network.IPAMConfig{
+		{Subnet: netip.MustParsePrefix("fd00::/64")},                                               // IPv6: not ours to bind
+		{Subnet: netip.MustParsePrefix("172.17.0.0/16")},                                           // no gateway: the first address
+		{Subnet: netip.MustParsePrefix("10.9.0.0/24"), Gateway: netip.MustParseAddr("10.9.0.254")}, // a gateway given
+	}
+	assert.Equal(t, []netip.Addr{gw, netip.MustParseAddr("10.9.0.254")}, bridgeGateways(config))
+
+	local := []net.Addr{
+		&net.IPNet{IP: net.ParseIP("127.0.0.1"), Mask: net.CIDRMask(8, 32)},
+		&net.IPNet{IP: net.ParseIP("172.17.0.1"), Mask: net.CIDRMask(16, 32)},
+	}
+	assert.Equal(t, "172.17.0.1", receiverHost(bridgeGateways(config), local), "Docker Engine on this machine")
+	assert.Equal(t, "127.0.0.1", receiverHost(bridgeGateways(config), local[:1]),
+		"the gateway is elsewhere (Docker Desktop's VM): loopback, never every interface")
 }

@@ -43,7 +43,7 @@ type Options struct {
 	// for it and their flush bound, then kills.
 	Drain time.Duration
 
-	// Receiver is the address of the OTLP/HTTP receiver ("0.0.0.0:4318";
+	// Receiver is the address of the OTLP/HTTP receiver ("127.0.0.1:4318";
 	// port 0 for any); the services are told to send there. Empty: no
 	// receiver and no endpoint, the services keep their own default.
 	Receiver string

@@ -15,6 +15,7 @@ import (
 func (v *viewer) funcs() template.FuncMap {
 	return template.FuncMap{
 		"dur":     formatDuration,
+		"inc":     func(n int) int { return n + 1 },
 		"pct":     formatPercent,
 		"clock":   formatClock,
 		"shortID": shortID,

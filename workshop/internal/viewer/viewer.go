@@ -7,12 +7,15 @@ package viewer
 import (
 	"bytes"
 	"embed"
+	"fmt"
 	"html/template"
 	"io/fs"
 	"log/slog"
 	"maps"
 	"net/http"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/go-o11y-workshop/kit/workshop/internal/otlp"
@@ -106,6 +109,7 @@ type page struct {
 	Nav     string // which nav entry is current
 	Refresh int    // seconds; 0 for none
 	Back    *Link  // Options.Back
+	LetGo   string // what the store dropped, refused or cut; "" for nothing
 	Data    any
 }
 
@@ -113,6 +117,7 @@ type page struct {
 // clean 500 rather than half a page.
 func (v *viewer) render(w http.ResponseWriter, status int, name string, p page) {
 	p.Title, p.Back = v.opts.Title, v.opts.Back
+	p.LetGo = letGo(v.store.Stats(), v.store.Limits())
 	var buf bytes.Buffer
 	if err := v.pages[name].ExecuteTemplate(&buf, "layout", p); err != nil {
 		slog.Error("viewer: rendering a page", "page", name, "error", err)
@@ -126,4 +131,27 @@ func (v *viewer) render(w http.ResponseWriter, status int, name string, p page) 
 
 func (v *viewer) notFound(w http.ResponseWriter, msg string) {
 	v.render(w, http.StatusNotFound, "notfound", page{Heading: "Not found", Data: msg})
+}
+
+// letGo says, for the top of every page, what the store let go of to stay
+// within its bounds, so a missing trace or a cut value is never a mystery.
+func letGo(st otlp.Stats, l otlp.Limits) string {
+	if !st.LetGo() {
+		return ""
+	}
+	var parts []string
+	if st.EvictedTraces > 0 {
+		parts = append(parts, fmt.Sprintf("%d older traces let go (the store keeps %d; the sender holding the most loses its oldest first)", st.EvictedTraces, l.MaxTraces))
+	}
+	if st.RejectedSpans > 0 {
+		parts = append(parts, fmt.Sprintf("%d spans refused (more than %d spans in one trace, %d in one request, or %d new traces in one request)",
+			st.RejectedSpans, l.MaxSpansPerTrace, l.MaxSpansPerRequest, l.MaxNewTracesPerRequest))
+	}
+	if st.TruncatedValues > 0 {
+		parts = append(parts, fmt.Sprintf("%d values cut to %d KB (log lines to %d KB), marked %s", st.TruncatedValues, l.MaxValueBytes>>10, l.MaxLogLineBytes>>10, otlp.TruncatedMark))
+	}
+	if st.DroppedLogs > 0 {
+		parts = append(parts, fmt.Sprintf("%d older log lines let go (the store keeps %d per service)", st.DroppedLogs, l.MaxLogsPerService))
+	}
+	return "To stay within its bounds (" + strconv.Itoa(l.MaxBytes>>20) + " MB), this viewer let go of data: " + strings.Join(parts, "; ") + "."
 }

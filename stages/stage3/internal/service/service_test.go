@@ -16,6 +16,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -55,6 +56,37 @@ func TestPort(t *testing.T) {
 			assert.Equal(t, tt.want, got)
 		})
 	}
+}
+
+// TestListenAddrIsLoopbackByDefault: a service run on a laptop answers
+// only this machine, not everyone on the wifi; containers ask for every
+// interface. The listener's address is what the kernel really bound.
+func TestListenAddrIsLoopbackByDefault(t *testing.T) {
+	t.Setenv("LISTEN_HOST", "")
+	assert.Equal(t, "127.0.0.1:8100", service.ListenAddr(8100))
+	ln, err := net.Listen("tcp", service.ListenAddr(0))
+	require.NoError(t, err)
+	defer ln.Close()
+	assert.True(t, ln.Addr().(*net.TCPAddr).IP.IsLoopback(), "bound on %s", ln.Addr())
+
+	t.Setenv("LISTEN_HOST", "0.0.0.0")
+	assert.Equal(t, "0.0.0.0:8100", service.ListenAddr(8100))
+	t.Setenv("LISTEN_HOST", "::1")
+	assert.Equal(t, "[::1]:8100", service.ListenAddr(8100))
+}
+
+func TestCutBoundsWhatIsRepeated(t *testing.T) {
+	assert.Equal(t, "fair", service.Cut("fair"))
+	exact := strings.Repeat("a", service.MaxParamBytes)
+	assert.Equal(t, exact, service.Cut(exact))
+	cut := service.Cut(strings.Repeat("é", 100<<10)) // 2 bytes each: the cut may fall inside one
+	assert.True(t, utf8.ValidString(cut), "cut on a character boundary")
+	assert.True(t, strings.HasSuffix(cut, "…"))
+	assert.LessOrEqual(t, len(cut), service.MaxParamBytes+len("…"))
+
+	r := httptest.NewRequest(http.MethodGet, "/roll?die="+strings.Repeat("d", 1000), nil)
+	assert.Equal(t, strings.Repeat("d", service.MaxParamBytes)+"…", service.Param(r, "die"))
+	assert.Empty(t, service.Param(r, "missing"))
 }
 
 func TestDuration(t *testing.T) {

@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // TelemetryFlushTimeout bounds the final flush of spans, so a dead collector
@@ -32,6 +33,18 @@ func Port(def int) (int, error) {
 		return 0, fmt.Errorf("invalid PORT %q: want a number from 1 to 65535", raw)
 	}
 	return p, nil
+}
+
+// ListenAddr is where a service listens: port on LISTEN_HOST, which is
+// loopback by default so that nobody else on the wifi can reach a service
+// on your laptop. The container images set LISTEN_HOST=0.0.0.0: inside its
+// own network namespace a container must answer on every interface.
+func ListenAddr(port int) string {
+	host := os.Getenv("LISTEN_HOST")
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, strconv.Itoa(port))
 }
 
 // Duration reads a Go duration ("500ms", "2s", "0") from the variable name,
@@ -54,6 +67,28 @@ func URL(name, def string) string {
 		return v
 	}
 	return def
+}
+
+// MaxParamBytes bounds a query parameter as the handlers see it. They
+// repeat what the client sent, in their error answers, their log lines and
+// their spans: a 100 KB value must come back neither whole nor into the
+// logs. No valid value is anywhere near this long.
+const MaxParamBytes = 64
+
+// Param reads the query parameter name, cut to MaxParamBytes.
+func Param(r *http.Request, name string) string { return Cut(r.URL.Query().Get(name)) }
+
+// Cut shortens a client's input before it is repeated: at most
+// MaxParamBytes and a character boundary, "…" marking the cut.
+func Cut(s string) string {
+	if len(s) <= MaxParamBytes {
+		return s
+	}
+	end := MaxParamBytes
+	for end > 0 && !utf8.RuneStart(s[end]) {
+		end--
+	}
+	return s[:end] + "…"
 }
 
 // ExitOnConfigError stops the service at startup with one clear line and
@@ -151,7 +186,7 @@ func Healthz(w http.ResponseWriter, _ *http.Request) {
 // NotFound answers an unknown path, naming the paths that exist.
 func NotFound(paths ...string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		WriteError(w, http.StatusNotFound, fmt.Sprintf("no route %s; valid: %s", r.URL.Path, strings.Join(paths, ", ")))
+		WriteError(w, http.StatusNotFound, fmt.Sprintf("no route %s; valid: %s", Cut(r.URL.Path), strings.Join(paths, ", ")))
 	}
 }
 
