@@ -55,7 +55,7 @@ stage1-docker stage2-docker stage3-docker stage4-docker: stack-network workshop 
 	$(COMPOSE) -f $(DOCKER_TREE)/$(@:-docker=)/compose.yaml up --build
 
 stack-check: ## test the stack: a real Prometheus runs every dashboard query against the stages in Docker; configs, correlation links
-	cd stack && go test $(GO_TEST_FLAGS) -timeout 30m ./...
+	@echo "=== go test stack"; cd stack && go test $(GO_TEST_FLAGS) -timeout 30m ./...
 
 stack-prom: ## build the real Prometheus 3.5.0 the stack's tests run, into the user cache (once per machine: minutes)
 	go run ./stack/cmd/prombuild
