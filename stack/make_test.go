@@ -68,7 +68,11 @@ func TestMakeStackWithoutImages(t *testing.T) {
 			}
 			t.Cleanup(func() { leftovers() })
 
-			out, err := run(ctx, root, []string{"O11Y_NETWORK=" + network, "COMPOSE_PROJECT_NAME=" + project},
+			// As a user types it: not as a job of the make that may be
+			// running this test (its jobserver flags would make this make
+			// print a warning of its own).
+			env := []string{"O11Y_NETWORK=" + network, "COMPOSE_PROJECT_NAME=" + project, "MAKEFLAGS=", "MFLAGS=", "MAKELEVEL="}
+			out, err := run(ctx, root, env,
 				"make", "--no-print-directory", "stack", "STACK_FILE="+file)
 			require.Error(t, err, "make stack started with images missing")
 			lines := strings.Split(strings.TrimSpace(out), "\n")
