@@ -56,19 +56,9 @@ func TestStartDockerRunsStageAndCleansUp(t *testing.T) {
 	// A stand-in OTLP receiver where the CLI's listens, on the bridge's
 	// gateway and not every interface: the containers still reach it through
 	// host.docker.internal.
-	var exports atomic.Int32
 	host, err := ReceiverHost(t.Context())
 	require.NoError(t, err)
-	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
-	require.NoError(t, err)
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/v1/traces" {
-			exports.Add(1)
-		}
-		w.WriteHeader(http.StatusOK)
-	})}
-	go func() { _ = srv.Serve(ln) }()
-	defer srv.Close()
+	exports, port := standInReceiver(t, host)
 
 	var mu sync.Mutex
 	var lines []string
@@ -77,7 +67,7 @@ func TestStartDockerRunsStageAndCleansUp(t *testing.T) {
 	sys, err := StartDocker(ctx, DockerOptions{
 		Dir: stageDir(t, 4), Stage: 4,
 		Env:      []string{"ROLL_MAX_DELAY=0"},
-		OTLPPort: ln.Addr().(*net.TCPAddr).Port,
+		OTLPPort: port,
 		Output: func(service string, line []byte) {
 			mu.Lock()
 			defer mu.Unlock()
@@ -164,4 +154,22 @@ func TestReceiverHostIsTheBridgeGatewayWhenLocal(t *testing.T) {
 	assert.Equal(t, "172.17.0.1", receiverHost(bridgeGateways(config), local), "Docker Engine on this machine")
 	assert.Equal(t, "127.0.0.1", receiverHost(bridgeGateways(config), local[:1]),
 		"the gateway is elsewhere (Docker Desktop's VM): loopback, never every interface")
+}
+
+// standInReceiver is an OTLP/HTTP receiver on host that counts the trace
+// exports it gets, where the CLI's own would listen; it stops with the test.
+func standInReceiver(t *testing.T, host string) (exports *atomic.Int32, port int) {
+	t.Helper()
+	exports = &atomic.Int32{}
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	require.NoError(t, err)
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v1/traces" {
+			exports.Add(1)
+		}
+		w.WriteHeader(http.StatusOK)
+	})}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	return exports, ln.Addr().(*net.TCPAddr).Port
 }

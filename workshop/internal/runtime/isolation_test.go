@@ -91,18 +91,9 @@ func TestContainersAreLockedDown(t *testing.T) {
 	}()
 	hostAddr := net.JoinHostPort(hostAddress(t), strconv.Itoa(outside.Addr().(*net.TCPAddr).Port))
 
-	// The CLI's receiver (check listens on every interface too).
-	var exports atomic.Int32
-	ln, err := net.Listen("tcp", "0.0.0.0:0")
-	require.NoError(t, err)
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/v1/traces" {
-			exports.Add(1)
-		}
-		w.WriteHeader(http.StatusOK)
-	})}
-	go func() { _ = srv.Serve(ln) }()
-	defer srv.Close()
+	// A stand-in for the CLI's receiver, on every interface like the
+	// outside listener: only the relay's forwarding may reach it.
+	exports, port := standInReceiver(t, "0.0.0.0")
 
 	var mu sync.Mutex
 	probes := map[string]string{}
@@ -111,7 +102,7 @@ func TestContainersAreLockedDown(t *testing.T) {
 	sys, err := StartDocker(ctx, DockerOptions{
 		Dir: secretsStage(t, other, hostAddr), Stage: 1,
 		Env:      []string{"ROLL_MAX_DELAY=0", "OTEL_BSP_SCHEDULE_DELAY=100"},
-		OTLPPort: ln.Addr().(*net.TCPAddr).Port,
+		OTLPPort: port,
 		Output: func(_ string, line []byte) {
 			if name, result, ok := strings.Cut(strings.TrimPrefix(string(line), "probe "), ": "); ok && strings.HasPrefix(string(line), "probe ") {
 				mu.Lock()
