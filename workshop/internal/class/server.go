@@ -744,15 +744,20 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 		}
 		return rc.Flush() == nil
 	}
+	// Subscribed before the first write, and again as soon as a change
+	// wakes it: a change while it writes or waits out the debounce is then
+	// sent after it, never missed (the page would stay stale until the
+	// next one).
+	changed := s.changedChan()
 	if !send("retry: 5000\n\n") {
 		return
 	}
 	ping := time.NewTicker(25 * time.Second)
 	defer ping.Stop()
 	for {
-		changed := s.changedChan()
 		select {
 		case <-changed:
+			changed = s.changedChan()
 			if !send("event: changed\ndata: {}\n\n") {
 				return
 			}

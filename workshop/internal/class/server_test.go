@@ -403,3 +403,23 @@ func TestPages(t *testing.T) {
 	assert.Equal(t, http.StatusOK, tc.get(t, "/static/board.js").status)
 	assert.Equal(t, http.StatusOK, tc.get(t, "/healthz").status)
 }
+
+// A change that comes the moment a page connects (right after "retry") is
+// sent to it: the stream subscribes before its first write. Before, a
+// join in that instant was missed and the page stayed stale.
+func TestTheLiveBoardMissesNoChangeAtConnect(t *testing.T) {
+	tc := startClass(t, Options{})
+	client := &http.Client{Timeout: 3 * time.Second}
+	for i := range 40 {
+		resp, err := client.Get(tc.URL + "/events")
+		require.NoError(t, err)
+		lines := bufio.NewScanner(resp.Body)
+		require.True(t, lines.Scan())
+		require.Equal(t, "retry: 5000", lines.Text())
+		tc.join(t, fmt.Sprintf("Sam %d", i))
+		for lines.Scan() && lines.Text() != "event: changed" {
+		}
+		resp.Body.Close()
+		require.Equal(t, "event: changed", lines.Text(), "connection %d: the join right after connecting was not sent", i)
+	}
+}
