@@ -313,11 +313,19 @@ func copyAsExercise(root string, n int, exDir string, fix func(p string, b []byt
 
 // Finished writes to out (which must not exist or be empty) stage n's
 // exercise module with every exercise done: the reference code of
-// stages/stageN under the exercise module path, without the region markers.
+// stages/stageN under the exercise module path, without the region markers,
+// and the README the starter has (where each exercise is, how to test it).
 func Finished(root string, n int, out string) error {
-	return copyAsExercise(root, n, out, func(p string, b []byte) ([]byte, error) {
+	s, err := lesson.Load(root, n)
+	if err != nil {
+		return err
+	}
+	if err := copyAsExercise(root, n, out, func(p string, b []byte) ([]byte, error) {
 		return format.Source([]byte(StripMarkers(string(b))))
-	})
+	}); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(out, "README.md"), []byte(readme(s)), 0o644)
 }
 
 func rewrite(p string, f func([]byte) ([]byte, error)) error {

@@ -33,6 +33,13 @@ func TestFinished(t *testing.T) {
 	require.NoError(t, err)
 	assert.FileExists(t, filepath.Join(out, "dice-roller", "handlers_test.go"), "the learner's module keeps the stage's tests")
 	assert.NoDirExists(t, filepath.Join(out, "lesson"))
+	// catchup swaps a learner's folder for this one: the starter's README
+	// (where each exercise is, how to test it) is not lost on the way.
+	readme, err := os.ReadFile(filepath.Join(out, "README.md"))
+	require.NoError(t, err, "the finished module has the starter's README")
+	starter, err := os.ReadFile(filepath.Join(r, "exercises", "stage1", "README.md"))
+	require.NoError(t, err)
+	assert.Equal(t, string(starter), string(readme))
 
 	assert.Error(t, Finished(r, 1, out), "a folder that is not empty is refused")
 	if testing.Short() {
