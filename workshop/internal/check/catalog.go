@@ -55,7 +55,7 @@ var catalog = []spec{
 		map[int]string{1: "1.3", 2: "2.1", 3: "3.2", 4: "4.1"},
 		[]*place{pRoll, pRelay, pDieLookup, pRollAsync, pBatch}, checkAPI, needsTraffic},
 	{"bad-input", "Bad input is refused with a clear error",
-		`Bad input is the caller's mistake: refuse it with 400 and a JSON body {"error": "..."} that names the valid values, before calling anything else; a 5xx says the server failed. A wrong method is the router's 405.`,
+		`Bad input is the caller's mistake: refuse it with 400 and a JSON body {"error": "..."} that names the valid values, before any roll (from stage 3 the die-service says which dice exist); a 5xx says the server failed. A wrong method is the router's 405.`,
 		map[int]string{1: "1.3", 2: "2.1", 3: "3.3", 4: "4.1"},
 		[]*place{pRoll, pServerLookup, pResolveDie, pRelay, pHandleDice, pParseTimes}, checkBadInput, needsTraffic},
 	{"server-spans", "Server spans are named after the route",

@@ -202,7 +202,7 @@ func (o *Observation) family(service, name string) (*dto.MetricFamily, *Failure)
 	}
 	f, ok := o.Metrics[service][name]
 	if !ok {
-		return nil, fail(fmt.Sprintf("the metric %s on the %s's /metrics", name, service), "no such metric; "+o.similarMetrics(service, name))
+		return nil, fail(fmt.Sprintf("the metric %s on the %s's /metrics", name, service), "no such metric: not one series of it. A metric with labels shows only once a label combination is counted or created at zero, so it may be declared and still missing here; "+o.similarMetrics(service, name))
 	}
 	return f, nil
 }
