@@ -201,3 +201,34 @@ func findCheck(stage int, key string) (Check, bool) {
 	}
 	return Check{}, false
 }
+
+// With both halves of exercise 3.4 undone (the starter), the failure of the
+// dice-roller's half names the frontend's die-list fetch too: both places on
+// the first run, not the second only after the first is fixed.
+func TestThreeServiceTraceNamesBothHalves(t *testing.T) {
+	var halves []cannedFailure
+	for _, tc := range cannedFailures {
+		if tc.key == "three-service-trace" {
+			halves = append(halves, tc)
+		}
+	}
+	require.Len(t, halves, 2, "the dice-roller's half and the frontend's")
+	c := canned(3)
+	for _, h := range halves {
+		h.change(c)
+	}
+	out := evaluate(Catalog(3)[14], c.observation())
+	require.Equal(t, "three-service-trace", out.Check.ID)
+	require.NotNil(t, out.Failure)
+	assert.Contains(t, out.Failure.Seen, "carried no traceparent header")
+	assert.Contains(t, out.Failure.Seen, "the die list does not join the trace that caused it either")
+	assert.Contains(t, out.Places(), halves[1].where)
+	assert.Equal(t, halves[0].where, out.Places()[0])
+
+	// One half undone: only its own place.
+	c = canned(3)
+	halves[0].change(c)
+	out = evaluate(Catalog(3)[14], c.observation())
+	require.NotNil(t, out.Failure)
+	assert.NotContains(t, out.Places(), halves[1].where)
+}

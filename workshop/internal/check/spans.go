@@ -346,20 +346,31 @@ func checkThreeServiceTrace(o *Observation) error {
 	}
 	ds, ok := findSpan(t, "die-service", "GET /dice", "Server")
 	if !ok {
-		return withTrace(fail("the die-service's server span \"GET /dice\" in the same trace, under the dice-roller's lookup",
+		return o.alsoDieList(withTrace(fail("the die-service's server span \"GET /dice\" in the same trace, under the dice-roller's lookup",
 			o.whereIs("die-service", "GET /dice", a.TraceID)+": the dice-roller's request to the die-service carried no traceparent header. "+
-				"It is sent by a client whose transport is not otelhttp's, or made without the request's ctx"), t).at(pDieServiceClient, pDieFetch)
+				"It is sent by a client whose transport is not otelhttp's, or made without the request's ctx"), t).at(pDieServiceClient, pDieFetch))
 	}
 	parent := spanByID(t, ds.ParentSpanID)
 	if parent.Service != "dice-roller" || parent.Kind != "Client" {
-		return withTrace(fail("the die-service's span to be a child of a client span of the dice-roller",
-			fmt.Sprintf("its parent is %q of %s: the dice-roller's client does not trace its requests (its transport is not otelhttp's)", parent.Name, orNone(parent.Service))), t).at(pDieServiceClient)
+		return o.alsoDieList(withTrace(fail("the die-service's span to be a child of a client span of the dice-roller",
+			fmt.Sprintf("its parent is %q of %s: the dice-roller's client does not trace its requests (its transport is not otelhttp's)", parent.Name, orNone(parent.Service))), t).at(pDieServiceClient))
 	}
 	if !descends(t, parent, roller.SpanID) {
-		return withTrace(fail("the lookup's client span to descend from the dice-roller's server span \"GET /roll\"",
-			"it does not: the request to the die-service is made with a context other than the request's"), t).at(pDieFetch, pDieLookup)
+		return o.alsoDieList(withTrace(fail("the lookup's client span to descend from the dice-roller's server span \"GET /roll\"",
+			"it does not: the request to the die-service is made with a context other than the request's"), t).at(pDieFetch, pDieLookup))
 	}
 	return o.checkDieListFetch()
+}
+
+// alsoDieList completes a failure of the dice-roller's half of the check:
+// when the frontend's die-list request does not join its trace either, the
+// learner learns it now, with its place, rather than after fixing the first.
+func (o *Observation) alsoDieList(f *Failure) *Failure {
+	if o.checkDieListFetch() != nil {
+		f.Seen += ". The frontend's request for the die list does not join the trace that caused it either"
+		f.where = append(f.where, pDiceListFetch)
+	}
+	return f
 }
 
 // checkDieListFetch checks the frontend's requests for the die list: each
