@@ -2,6 +2,7 @@ package check
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -231,4 +232,23 @@ func TestThreeServiceTraceNamesBothHalves(t *testing.T) {
 	out = evaluate(Catalog(3)[14], c.observation())
 	require.NotNil(t, out.Failure)
 	assert.NotContains(t, out.Places(), halves[1].where)
+}
+
+// A batch whose rolls start no span at all (the untouched starter) is
+// exercise 4.1's work: async-children sends the learner to step 4.1, not to
+// step 4.2's mistakes about spans in the wrong place.
+func TestNoRollSpansPointsToStep41(t *testing.T) {
+	c := canned(4)
+	c.dropSpans(func(s otlp.Span) bool { return strings.HasPrefix(s.Name, "async_roll_") })
+	o := c.observation()
+	for _, ch := range Catalog(4) {
+		if ch.ID != "async-children" && ch.ID != "async-overlap" {
+			continue
+		}
+		out := evaluate(ch, o)
+		require.NotNil(t, out.Failure, ch.ID)
+		assert.Contains(t, out.Failure.Seen, "no async_roll_* span was received at all", ch.ID)
+		assert.Equal(t, "4.1", out.StepToRead(), ch.ID)
+		assert.Equal(t, Place{File: "dice-roller/batch.go", Func: "rollOne", Exercise: "4.1"}, out.Places()[0], ch.ID)
+	}
 }

@@ -524,8 +524,14 @@ func (o *Observation) asyncSpans() (t otlp.Trace, server otlp.Span, rolls []otlp
 }
 
 // noRolls is the failure of a batch whose rolls started no span.
+// noRolls is the failure of a batch whose rolls start no span: exercise
+// 4.1's work, taught in step 4.1 whichever async check finds it (step 4.2
+// is about spans that exist but hang in the wrong place).
 func noRolls(expected string, t otlp.Trace) *Failure {
-	return withTrace(fail(expected, "no async_roll_* span was received at all: the rolls of the batch start no span of their own"), t).at(pRollOne, pBatch)
+	f := withTrace(fail(expected, "no async_roll_* span was received at all: the rolls of the batch start no span of their own"), t).at(pRollOne, pBatch)
+	f.step = "4.1"
+	f.hint = "Each roll of the batch starts its own span, async_roll_<i>, with tracer.Start from the request's ctx inside its goroutine, and ends it when the roll ends."
+	return f
 }
 
 func checkAsyncChildren(o *Observation) error {
