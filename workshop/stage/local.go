@@ -315,9 +315,32 @@ func (s *LocalSystem) Exited() map[string]error {
 	return out
 }
 
-// waitHealthy polls /healthz until it answers 200, the process exits, or the
-// deadline passes.
+// waitHealthy waits until the process's service is healthy (WaitHealthy).
 func waitHealthy(ctx context.Context, base string, p *process, limit time.Duration) error {
+	err := WaitHealthy(ctx, base, limit, func() error {
+		select {
+		case <-p.done:
+			p.mu.Lock()
+			defer p.mu.Unlock()
+			return fmt.Errorf("%s exited during startup (%v)", p.service.Name, p.err)
+		default:
+			return nil
+		}
+	})
+	if errors.Is(err, ErrNoHealthy) {
+		return fmt.Errorf("%s did not answer GET /healthz within %s", p.service.Name, limit)
+	}
+	return err
+}
+
+// ErrNoHealthy is WaitHealthy's error when no 200 came within its limit.
+var ErrNoHealthy = errors.New("no answer to GET /healthz")
+
+// WaitHealthy polls base+"/healthz" every 50 ms until it answers 200 (nil),
+// gone reports that the service has stopped (its error, which ends the
+// wait at once), or limit passes or ctx ends (ErrNoHealthy). It is the one
+// readiness wait of local processes and containers alike.
+func WaitHealthy(ctx context.Context, base string, limit time.Duration, gone func() error) error {
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 	client := &http.Client{Timeout: time.Second}
@@ -331,13 +354,12 @@ func waitHealthy(ctx context.Context, base string, p *process, limit time.Durati
 				return nil
 			}
 		}
+		if err := gone(); err != nil {
+			return err
+		}
 		select {
-		case <-p.done:
-			p.mu.Lock()
-			defer p.mu.Unlock()
-			return fmt.Errorf("%s exited during startup (%v)", p.service.Name, p.err)
 		case <-ctx.Done():
-			return fmt.Errorf("%s did not answer GET /healthz within %s", p.service.Name, limit)
+			return ErrNoHealthy
 		case <-tick.C:
 		}
 	}

@@ -18,7 +18,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -519,29 +518,19 @@ func (d *DockerSystem) run(ctx, abort context.Context, s stage.Service, image st
 	return nil
 }
 
-// waitHealthy polls the service's /healthz (through the relay) until it
-// answers 200, the container stops, or the deadline passes.
+// waitHealthy waits until the service answers /healthz through the relay
+// (stage.WaitHealthy), or its container stops.
 func waitHealthy(ctx context.Context, c *testcontainers.DockerContainer, base string, limit time.Duration) error {
-	ctx, cancel := context.WithTimeout(ctx, limit)
-	defer cancel()
-	hc := &http.Client{Timeout: time.Second}
-	for {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/healthz", nil)
-		if resp, err := hc.Do(req); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
+	err := stage.WaitHealthy(ctx, base, limit, func() error {
 		if st, err := c.State(ctx); err == nil && !st.Running {
 			return fmt.Errorf("the container exited (status %d)", st.ExitCode)
 		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("no answer to GET /healthz within %s", limit)
-		case <-time.After(100 * time.Millisecond):
-		}
+		return nil
+	})
+	if errors.Is(err, stage.ErrNoHealthy) {
+		return fmt.Errorf("no answer to GET /healthz within %s", limit)
 	}
+	return err
 }
 
 // consumer hands a container's output to a line writer.
